@@ -1,0 +1,1 @@
+//! rankwise-data (see ARCHITECTURE.md).

@@ -1,0 +1,159 @@
+//! The BERT encoder (post-LayerNorm), as in Hugging Face `BertModel`.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Bool, Int, Tensor, activation, backend::Backend};
+
+use crate::BertConfig;
+
+/// Additive attention bias for padded keys: finite so that half precision stays finite.
+const MASKED: f32 = -1.0e4;
+
+/// Word + position + token-type embeddings, then LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertEmbeddings<B: Backend> {
+    /// `embeddings.word_embeddings`.
+    pub word: Embedding<B>,
+    /// `embeddings.position_embeddings`.
+    pub position: Embedding<B>,
+    /// `embeddings.token_type_embeddings`.
+    pub token_type: Embedding<B>,
+    /// `embeddings.LayerNorm`.
+    pub norm: LayerNorm<B>,
+}
+
+/// Multi-head self-attention with its output projection and LayerNorm.
+#[derive(Module, Debug)]
+pub struct BertAttention<B: Backend> {
+    /// `attention.self.query`.
+    pub query: Linear<B>,
+    /// `attention.self.key`.
+    pub key: Linear<B>,
+    /// `attention.self.value`.
+    pub value: Linear<B>,
+    /// `attention.output.dense`.
+    pub output: Linear<B>,
+    /// `attention.output.LayerNorm`.
+    pub norm: LayerNorm<B>,
+    /// Number of heads.
+    #[module(skip)]
+    pub heads: usize,
+}
+
+/// One encoder layer: attention, then the GELU feed-forward block.
+#[derive(Module, Debug)]
+pub struct BertLayer<B: Backend> {
+    /// Self-attention block.
+    pub attention: BertAttention<B>,
+    /// `intermediate.dense`.
+    pub intermediate: Linear<B>,
+    /// `output.dense`.
+    pub output: Linear<B>,
+    /// `output.LayerNorm`.
+    pub norm: LayerNorm<B>,
+}
+
+/// A BERT encoder: embeddings, layers and the (unused by pooling, kept for saving) pooler.
+#[derive(Module, Debug)]
+pub struct Bert<B: Backend> {
+    /// Embeddings.
+    pub embeddings: BertEmbeddings<B>,
+    /// Encoder layers.
+    pub layers: Vec<BertLayer<B>>,
+    /// `pooler.dense`, when the checkpoint has one.
+    pub pooler: Option<Linear<B>>,
+}
+
+impl<B: Backend> Bert<B> {
+    /// A randomly initialised encoder with the given architecture.
+    pub fn init(config: &BertConfig, device: &B::Device) -> Self {
+        let h = config.hidden_size;
+        let norm = || {
+            LayerNormConfig::new(h)
+                .with_epsilon(config.layer_norm_eps)
+                .init(device)
+        };
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let embeddings = BertEmbeddings {
+            word: EmbeddingConfig::new(config.vocab_size, h).init(device),
+            position: EmbeddingConfig::new(config.max_position_embeddings, h).init(device),
+            token_type: EmbeddingConfig::new(config.type_vocab_size, h).init(device),
+            norm: norm(),
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|_| BertLayer {
+                attention: BertAttention {
+                    query: linear(h, h),
+                    key: linear(h, h),
+                    value: linear(h, h),
+                    output: linear(h, h),
+                    norm: norm(),
+                    heads: config.num_attention_heads,
+                },
+                intermediate: linear(h, config.intermediate_size),
+                output: linear(config.intermediate_size, h),
+                norm: norm(),
+            })
+            .collect();
+        Self {
+            embeddings,
+            layers,
+            pooler: Some(linear(h, h)),
+        }
+    }
+
+    /// Last hidden states `[batch, len, hidden]` for right-padded `input_ids`,
+    /// `token_type_ids` and `attention_mask` (1 = real token), all `[batch, len]`.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        token_type_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> Tensor<B, 3> {
+        let [batch, len] = input_ids.dims();
+        let device = input_ids.device();
+        let positions = Tensor::<B, 1, Int>::arange(0..len as i64, &device)
+            .reshape([1, len])
+            .expand([batch, len]);
+        let e = &self.embeddings;
+        let mut x = e.word.forward(input_ids)
+            + e.position.forward(positions)
+            + e.token_type.forward(token_type_ids);
+        x = e.norm.forward(x);
+        // [batch, 1, 1, len]: 0 for real keys, MASKED for padding.
+        let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
+        let bias = Tensor::<B, 2>::zeros([batch, len], &device)
+            .mask_fill(padding, MASKED)
+            .reshape([batch, 1, 1, len]);
+        for layer in &self.layers {
+            x = layer.forward(x, bias.clone());
+        }
+        x
+    }
+}
+
+impl<B: Backend> BertLayer<B> {
+    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
+        let x = self.attention.forward(x, bias);
+        let h = activation::gelu(self.intermediate.forward(x.clone()));
+        self.norm.forward(x + self.output.forward(h))
+    }
+}
+
+impl<B: Backend> BertAttention<B> {
+    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
+        let [batch, len, hidden] = x.dims();
+        let d = hidden / self.heads;
+        let split = |t: Tensor<B, 3>| t.reshape([batch, len, self.heads, d]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (d as f64).sqrt())
+            + bias;
+        let ctx = activation::softmax(scores, 3).matmul(v);
+        let ctx = ctx.swap_dims(1, 2).reshape([batch, len, hidden]);
+        self.norm.forward(x + self.output.forward(ctx))
+    }
+}

@@ -1,0 +1,375 @@
+//! The bi-encoder: query and passage towers (shared by default), pooling, prefixes, and
+//! loading/saving a Hugging Face / sentence-transformers folder.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::bert::Bert;
+use crate::tokenize::{TextTokenizer, TokenBatch};
+use crate::weights::{WeightStore, save_safetensors};
+use crate::{BertConfig, EncoderError, Pooling, pool};
+
+/// Bi-encoder settings. [`EncoderOptions::detect`] reads them from a sentence-transformers
+/// folder; anything it cannot find keeps the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EncoderOptions {
+    /// Pooling of token states.
+    pub pooling: Pooling,
+    /// L2-normalise embeddings.
+    pub normalize: bool,
+    /// Query truncation length in tokens.
+    pub query_max_length: usize,
+    /// Passage truncation length in tokens.
+    pub passage_max_length: usize,
+    /// Text put before every query (E5: `"query: "`, BGE: its instruction).
+    pub query_prefix: String,
+    /// Text put before every passage (E5: `"passage: "`).
+    pub passage_prefix: String,
+    /// One tower for queries and passages (the paper's setting) or two.
+    pub shared_towers: bool,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        Self {
+            pooling: Pooling::Mean,
+            normalize: false,
+            query_max_length: 256,
+            passage_max_length: 256,
+            query_prefix: String::new(),
+            passage_prefix: String::new(),
+            shared_towers: true,
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>, EncoderError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| EncoderError::io(path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| EncoderError::config(path, "<document>", format!("invalid JSON: {e}")))
+}
+
+impl EncoderOptions {
+    /// Options of a model folder: `rankwise.json` when we wrote it, else sentence-transformers'
+    /// `modules.json`, `1_Pooling/config.json` and `sentence_bert_config.json`.
+    pub fn detect(folder: &Path) -> Result<Self, EncoderError> {
+        let ours = folder.join("rankwise.json");
+        if let Some(v) = read_json(&ours)? {
+            return serde_json::from_value(v)
+                .map_err(|e| EncoderError::config(&ours, "<document>", e.to_string()));
+        }
+        let mut options = Self::default();
+        let modules_path = folder.join("modules.json");
+        if let Some(modules) = read_json(&modules_path)? {
+            let list = modules.as_array().ok_or_else(|| {
+                EncoderError::config(&modules_path, "<document>", "expected a list of modules")
+            })?;
+            for module in list {
+                let kind = module
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let sub = module
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if kind.ends_with("models.Normalize") {
+                    options.normalize = true;
+                } else if kind.ends_with("models.Pooling") {
+                    options.pooling = pooling_from(&folder.join(sub).join("config.json"))?;
+                }
+            }
+        }
+        let sbert = folder.join("sentence_bert_config.json");
+        if let Some(v) = read_json(&sbert)?
+            && let Some(len) = v.get("max_seq_length")
+        {
+            let len = len.as_u64().filter(|&l| l > 0).ok_or_else(|| {
+                EncoderError::config(
+                    &sbert,
+                    "max_seq_length",
+                    format!("expected a positive integer, got {len}"),
+                )
+            })?;
+            options.query_max_length = len as usize;
+            options.passage_max_length = len as usize;
+        }
+        Ok(options)
+    }
+}
+
+fn pooling_from(path: &Path) -> Result<Pooling, EncoderError> {
+    let Some(v) = read_json(path)? else {
+        return Ok(Pooling::Mean);
+    };
+    let on = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    match (
+        on("pooling_mode_cls_token"),
+        on("pooling_mode_mean_tokens"),
+        on("pooling_mode_lasttoken"),
+    ) {
+        (true, false, false) => Ok(Pooling::Cls),
+        (false, true, false) => Ok(Pooling::Mean),
+        (false, false, true) => Ok(Pooling::Last),
+        _ => Err(EncoderError::config(
+            path,
+            "pooling_mode_*",
+            "exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_lasttoken must be true (max and sqrt-len pooling are not supported)",
+        )),
+    }
+}
+
+/// The trainable part of a bi-encoder.
+#[derive(Module, Debug)]
+pub struct BiEncoderModel<B: Backend> {
+    /// The query tower (also the passage tower when shared).
+    pub query: Bert<B>,
+    /// A separate passage tower, when towers are not shared.
+    pub passage: Option<Bert<B>>,
+}
+
+/// Which side of the bi-encoder a text is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Queries.
+    Query,
+    /// Passages.
+    Passage,
+}
+
+/// A bi-encoder with its tokenizers and settings.
+#[derive(Debug)]
+pub struct BiEncoder<B: Backend> {
+    /// Weights.
+    pub model: BiEncoderModel<B>,
+    /// Architecture.
+    pub config: BertConfig,
+    /// Settings.
+    pub options: EncoderOptions,
+    tokenizer_file: PathBuf,
+    query_tokenizer: TextTokenizer,
+    passage_tokenizer: TextTokenizer,
+    weight_prefix: String,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "TextTokenizer({}, max_length={})",
+            self.path().display(),
+            self.max_length()
+        )
+    }
+}
+
+impl<B: Backend> BiEncoder<B> {
+    /// Loads a Hugging Face folder (`config.json`, `model.safetensors`, `tokenizer.json`),
+    /// with options detected from the folder ([`EncoderOptions::detect`]).
+    pub fn load(folder: &Path, device: &B::Device) -> Result<Self, EncoderError> {
+        Self::load_with(folder, EncoderOptions::detect(folder)?, device)
+    }
+
+    /// Loads a folder with explicit options. With `shared_towers = false` both towers start
+    /// from the same weights (or from `passage/model.safetensors` when the folder has one).
+    pub fn load_with(
+        folder: &Path,
+        options: EncoderOptions,
+        device: &B::Device,
+    ) -> Result<Self, EncoderError> {
+        let config = BertConfig::load(&folder.join("config.json"))?;
+        let store = WeightStore::load(&folder.join("model.safetensors"))?;
+        let weight_prefix = store.prefix.clone();
+        let query = store.into_bert::<B>(&config, device)?;
+        let passage = if options.shared_towers {
+            None
+        } else {
+            let separate = folder.join("passage/model.safetensors");
+            Some(if separate.exists() {
+                WeightStore::load(&separate)?.into_bert::<B>(&config, device)?
+            } else {
+                query.clone()
+            })
+        };
+        let tokenizer_file = folder.join("tokenizer.json");
+        Ok(Self {
+            query_tokenizer: TextTokenizer::load(&tokenizer_file, options.query_max_length)?,
+            passage_tokenizer: TextTokenizer::load(&tokenizer_file, options.passage_max_length)?,
+            tokenizer_file,
+            model: BiEncoderModel { query, passage },
+            config,
+            options,
+            weight_prefix,
+        })
+    }
+
+    /// The tokenizer of one side.
+    pub fn tokenizer(&self, side: Side) -> &TextTokenizer {
+        match side {
+            Side::Query => &self.query_tokenizer,
+            Side::Passage => &self.passage_tokenizer,
+        }
+    }
+
+    /// Texts with the side's prefix.
+    pub fn with_prefix(&self, side: Side, texts: &[&str]) -> Vec<String> {
+        let prefix = match side {
+            Side::Query => &self.options.query_prefix,
+            Side::Passage => &self.options.passage_prefix,
+        };
+        texts.iter().map(|t| format!("{prefix}{t}")).collect()
+    }
+
+    /// Tokenises texts of one side (prefix added).
+    pub fn tokenize(&self, side: Side, texts: &[&str]) -> Result<TokenBatch, EncoderError> {
+        let texts = self.with_prefix(side, texts);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.tokenizer(side).encode(&refs)
+    }
+
+    /// Differentiable embeddings `[batch, h]` of an already tokenised batch.
+    pub fn forward(
+        model: &BiEncoderModel<B>,
+        options: &EncoderOptions,
+        side: Side,
+        batch: &TokenBatch,
+        device: &B::Device,
+    ) -> Tensor<B, 2> {
+        let tower = match (side, &model.passage) {
+            (Side::Passage, Some(p)) => p,
+            _ => &model.query,
+        };
+        let (ids, types, mask) = batch.to_tensors::<B>(device);
+        let hidden = tower.forward(ids, types, mask.clone());
+        pool(hidden, mask, options.pooling, options.normalize)
+    }
+
+    /// Embeddings `[texts, h]` of texts on one side, one batch.
+    pub fn embed(
+        &self,
+        side: Side,
+        texts: &[&str],
+        device: &B::Device,
+    ) -> Result<Tensor<B, 2>, EncoderError> {
+        let batch = self.tokenize(side, texts)?;
+        Ok(Self::forward(
+            &self.model,
+            &self.options,
+            side,
+            &batch,
+            device,
+        ))
+    }
+
+    /// Embeddings of many texts, in input order, computed in batches of texts of similar
+    /// length (less padding). Returns row-major `[texts.len(), h]` f32 values.
+    pub fn embed_sorted(
+        &self,
+        side: Side,
+        texts: &[&str],
+        batch_size: usize,
+        device: &B::Device,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<f32>, EncoderError> {
+        let h = self.config.hidden_size;
+        let prefixed = self.with_prefix(side, texts);
+        let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
+        let lengths = self.tokenizer(side).lengths(&refs)?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        let mut out = vec![0f32; texts.len() * h];
+        for chunk in order.chunks(batch_size.max(1)) {
+            let items: Vec<&str> = chunk.iter().map(|&i| refs[i]).collect();
+            let batch = self.tokenizer(side).encode(&items)?;
+            let emb = Self::forward(&self.model, &self.options, side, &batch, device);
+            let values = emb
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .expect("f32 embeddings");
+            for (row, &i) in chunk.iter().enumerate() {
+                out[i * h..(i + 1) * h].copy_from_slice(&values[row * h..(row + 1) * h]);
+            }
+            progress(chunk.len());
+        }
+        Ok(out)
+    }
+
+    /// Writes a folder that Hugging Face `transformers` and sentence-transformers load:
+    /// `config.json`, `model.safetensors` (original key names), `tokenizer.json`,
+    /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, and our
+    /// `rankwise.json` (the options). Each file is written to a temporary name and renamed.
+    pub fn save(&self, folder: &Path) -> Result<(), EncoderError> {
+        let mkdir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| EncoderError::io(p, e));
+        mkdir(folder)?;
+        mkdir(&folder.join("1_Pooling"))?;
+        let write = |path: PathBuf, value: &Value| -> Result<(), EncoderError> {
+            let tmp = path.with_extension("json.tmp");
+            let text = serde_json::to_string_pretty(value).expect("serialisable");
+            std::fs::write(&tmp, text).map_err(|e| EncoderError::io(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| EncoderError::io(&path, e))
+        };
+        write(
+            folder.join("config.json"),
+            &Value::Object(self.config.raw.clone()),
+        )?;
+        save_safetensors(
+            &self.model.query,
+            &self.weight_prefix,
+            &folder.join("model.safetensors"),
+        )?;
+        if let Some(passage) = &self.model.passage {
+            mkdir(&folder.join("passage"))?;
+            save_safetensors(
+                passage,
+                &self.weight_prefix,
+                &folder.join("passage/model.safetensors"),
+            )?;
+        }
+        let tokenizer_dst = folder.join("tokenizer.json");
+        if tokenizer_dst != self.tokenizer_file {
+            let tmp = folder.join("tokenizer.json.tmp");
+            std::fs::copy(&self.tokenizer_file, &tmp)
+                .map_err(|e| EncoderError::io(&self.tokenizer_file, e))?;
+            std::fs::rename(&tmp, &tokenizer_dst)
+                .map_err(|e| EncoderError::io(&tokenizer_dst, e))?;
+        }
+        let mut modules = vec![
+            json!({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}),
+            json!({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}),
+        ];
+        if self.options.normalize {
+            modules.push(json!({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}));
+        }
+        write(folder.join("modules.json"), &Value::Array(modules))?;
+        let p = self.options.pooling;
+        write(
+            folder.join("1_Pooling/config.json"),
+            &json!({
+                "word_embedding_dimension": self.config.hidden_size,
+                "pooling_mode_cls_token": p == Pooling::Cls,
+                "pooling_mode_mean_tokens": p == Pooling::Mean,
+                "pooling_mode_max_tokens": false,
+                "pooling_mode_mean_sqrt_len_tokens": false,
+                "pooling_mode_lasttoken": p == Pooling::Last,
+            }),
+        )?;
+        write(
+            folder.join("sentence_bert_config.json"),
+            &json!({"max_seq_length": self.options.passage_max_length, "do_lower_case": false}),
+        )?;
+        write(
+            folder.join("rankwise.json"),
+            &serde_json::to_value(&self.options).expect("serialisable"),
+        )
+    }
+}

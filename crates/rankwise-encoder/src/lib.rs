@@ -1,0 +1,21 @@
+//! BERT-family bi-encoder for Burn: loads and saves Hugging Face checkpoints (Contriever, E5,
+//! BGE, MiniLM / sentence-transformers), tokenises with the `tokenizers` crate, pools, and
+//! trains on any Burn backend.
+//!
+//! One file per concern: [`config`] (`config.json`), [`weights`] (safetensors ⇄ modules),
+//! [`bert`] (the model), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders).
+
+pub mod bert;
+pub mod biencoder;
+pub mod config;
+pub mod error;
+pub mod pooling;
+pub mod tokenize;
+pub mod weights;
+
+pub use bert::Bert;
+pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side};
+pub use config::BertConfig;
+pub use error::EncoderError;
+pub use pooling::{Pooling, pool};
+pub use tokenize::{TextTokenizer, TokenBatch};

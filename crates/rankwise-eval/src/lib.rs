@@ -1,0 +1,1 @@
+//! rankwise-eval (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! rankwise-synth (see ARCHITECTURE.md).

@@ -1,0 +1,1 @@
+//! rankwise-train (see ARCHITECTURE.md).

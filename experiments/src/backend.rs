@@ -1,0 +1,37 @@
+//! The one place that maps the enabled cargo feature to a Burn backend.
+//!
+//! Precedence when several backend features are enabled (the CPU default stays on unless
+//! `--no-default-features` is given): `cuda` > `wgpu` > `ndarray`.
+
+/// Inference backend selected at compile time.
+#[cfg(feature = "cuda")]
+pub type Backend = burn::backend::Cuda;
+/// Inference backend selected at compile time.
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+pub type Backend = burn::backend::Wgpu;
+/// Inference backend selected at compile time.
+#[cfg(all(feature = "ndarray", not(any(feature = "wgpu", feature = "cuda"))))]
+pub type Backend = burn::backend::NdArray;
+
+#[cfg(not(any(feature = "ndarray", feature = "wgpu", feature = "cuda")))]
+compile_error!("enable one backend feature: `ndarray` (default, CPU), `wgpu` or `cuda`");
+
+/// Training backend: the inference backend with autodiff.
+pub type TrainBackend = burn::backend::Autodiff<Backend>;
+
+/// Device type of the selected backend.
+pub type Device = burn::tensor::Device<Backend>;
+
+/// Name of the selected backend, for logs and result files.
+pub const NAME: &str = if cfg!(feature = "cuda") {
+    "cuda"
+} else if cfg!(feature = "wgpu") {
+    "wgpu"
+} else {
+    "ndarray"
+};
+
+/// The default device of the selected backend.
+pub fn device() -> Device {
+    Device::default()
+}
