@@ -135,8 +135,25 @@ impl<B: Backend> Bert<B> {
 impl<B: Backend> BertLayer<B> {
     fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
         let x = self.attention.forward(x, bias);
-        let h = activation::gelu(self.intermediate.forward(x.clone()));
+        let h = gelu_exact(self.intermediate.forward(x.clone()));
         self.norm.forward(x + self.output.forward(h))
+    }
+}
+
+/// Exact (erf) GELU with an exact gradient.
+///
+/// Burn 0.21's `gelu` computes the erf form forward but differentiates the tanh approximation
+/// (off by ~1e-3 relative in the gradients). When autodiff is on, the erf form is composed from
+/// differentiable ops instead; inference keeps the backend's fused `gelu`.
+pub fn gelu_exact<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    if B::ad_enabled(&x.device()) {
+        x.clone()
+            * x.div_scalar(core::f64::consts::SQRT_2)
+                .erf()
+                .add_scalar(1.0)
+                .mul_scalar(0.5)
+    } else {
+        activation::gelu(x)
     }
 }
 
