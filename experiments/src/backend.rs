@@ -16,9 +16,6 @@ pub type Backend = burn::backend::NdArray;
 #[cfg(not(any(feature = "ndarray", feature = "wgpu", feature = "cuda")))]
 compile_error!("enable one backend feature: `ndarray` (default, CPU), `wgpu` or `cuda`");
 
-/// Training backend: the inference backend with autodiff.
-pub type TrainBackend = burn::backend::Autodiff<Backend>;
-
 /// Device type of the selected backend.
 pub type Device = burn::tensor::Device<Backend>;
 

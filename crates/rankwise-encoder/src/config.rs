@@ -106,7 +106,10 @@ impl BertConfig {
             layer_norm_eps,
             raw: raw.clone(),
         };
-        if config.hidden_size % config.num_attention_heads != 0 {
+        if !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        {
             return Err(EncoderError::config(
                 path,
                 "num_attention_heads",
