@@ -4,6 +4,8 @@
 //!   fitted to the batch of predicted and target relevance distributions (SyCL). On CubeCL
 //!   backends (wgpu, cuda) it runs one fused kernel for forward and backward (feature `kernel`);
 //!   on CPU backends an f64 host path.
+//! * Baselines with the same calling convention ([`baselines`]): InfoNCE on binary labels,
+//!   ListNet (softmax cross-entropy) and RankNet (graded pairwise).
 //!
 //! The crate depends only on Burn (and CubeCL for the kernel), so it can be imported into any
 //! Burn model:
@@ -24,12 +26,15 @@
 //! assert!(scores.grad(&grads).is_some());
 //! ```
 
+pub mod baselines;
 pub mod error;
+pub mod labels;
 pub mod svd;
 pub mod ws2;
 
 #[cfg(feature = "kernel")]
 pub mod kernel;
 
+pub use baselines::{InfoNceConfig, ListNetConfig, RankNetConfig};
 pub use error::LossError;
 pub use ws2::{WassersteinLoss, WassersteinLossConfig, Ws2Backend, Ws2Params};

@@ -1,0 +1,94 @@
+//! Encoding throughput: 512 SciFact passages, max length 256, batch 32, all-MiniLM-L6-v2 on the
+//! CPU backend. Prints passages/s and peak resident memory, and the ratio against
+//! sentence-transformers (`scripts/bench_encode_torch.py`) run on the same machine in the same
+//! run when Python with torch and sentence-transformers is installed.
+//!
+//! `cargo bench -p rankwise-encoder --bench encode`
+
+use std::io::BufRead;
+use std::process::Command;
+use std::time::Instant;
+
+use burn::backend::NdArray;
+use rankwise_encoder::{BiEncoder, EncoderOptions, Side};
+
+const PASSAGES: usize = 512;
+const BATCH: usize = 32;
+const MAX_LEN: usize = 256;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let model = rankwise_assets::model("all-MiniLM-L6-v2").expect("MiniLM checkpoint");
+    let corpus = rankwise_assets::dataset("scifact")
+        .expect("scifact")
+        .join("corpus.jsonl");
+    let file = std::fs::File::open(&corpus).expect("corpus.jsonl");
+    let texts: Vec<String> = std::io::BufReader::new(file)
+        .lines()
+        .take(PASSAGES)
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
+            format!(
+                "{} {}",
+                v["title"].as_str().unwrap_or(""),
+                v["text"].as_str().unwrap_or("")
+            )
+            .trim()
+            .to_string()
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let device = Default::default();
+    let mut options = EncoderOptions::detect(&model).unwrap();
+    options.passage_max_length = MAX_LEN;
+    let enc = BiEncoder::<NdArray>::load_with(&model, options, &device).unwrap();
+    // warm-up
+    enc.embed_sorted(Side::Passage, &refs[..BATCH], BATCH, &device, |_| {})
+        .unwrap();
+    let start = Instant::now();
+    let out = enc
+        .embed_sorted(Side::Passage, &refs, BATCH, &device, |_| {})
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(out.len(), PASSAGES * 384);
+    let ours = PASSAGES as f64 / secs;
+    println!(
+        "rankwise (burn ndarray): {ours:.1} passages/s ({secs:.2} s), peak RSS {:.0} MiB",
+        peak_rss_mib()
+    );
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/bench_encode_torch.py"
+    );
+    match Command::new("python3")
+        .args([script, model.to_str().unwrap(), corpus.to_str().unwrap()])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let theirs: f64 = String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(f64::NAN);
+            println!("sentence-transformers (PyTorch): {theirs:.1} passages/s");
+            println!("ratio rankwise / PyTorch: {:.2}x", ours / theirs);
+        }
+        Ok(o) => println!(
+            "PyTorch baseline unavailable: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
+        Err(e) => println!("PyTorch baseline unavailable: {e}"),
+    }
+}

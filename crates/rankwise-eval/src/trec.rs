@@ -1,0 +1,152 @@
+//! Readers for qrels (BEIR TSV with header, or classic `qid 0 docid grade`) and TREC run files
+//! (`qid Q0 docid rank score tag`). Ids stay strings. Errors name the file, line and field.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::metrics::{Qrels, Run};
+
+/// A malformed or unreadable qrels/run file.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A line is malformed.
+    #[error("{}:{line}: field `{field}`: {detail}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+fn parse_err(
+    path: &Path,
+    line: usize,
+    field: &'static str,
+    detail: impl Into<String>,
+) -> EvalError {
+    EvalError::Parse {
+        path: path.to_path_buf(),
+        line,
+        field,
+        detail: detail.into(),
+    }
+}
+
+fn read(path: &Path) -> Result<String, EvalError> {
+    std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads qrels: BEIR TSV (`query-id\tcorpus-id\tscore` header) or TREC (`qid 0 docid grade`).
+/// A (query, doc) pair judged twice is an error.
+pub fn read_qrels(path: &Path) -> Result<Qrels, EvalError> {
+    let text = read(path)?;
+    let mut qrels: Qrels = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() || (n == 1 && line.starts_with("query-id")) {
+            continue;
+        }
+        let cols: Vec<&str> = if line.contains('\t') {
+            line.split('\t').collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let (qid, doc, grade) = match cols.len() {
+            3 => (cols[0], cols[1], cols[2]),
+            4 => (cols[0], cols[2], cols[3]),
+            k => {
+                return Err(parse_err(
+                    path,
+                    n,
+                    "line",
+                    format!("expected 3 (TSV) or 4 (TREC) columns, got {k}"),
+                ));
+            }
+        };
+        let grade: i64 = grade.trim().parse().map_err(|_| {
+            parse_err(
+                path,
+                n,
+                "score",
+                format!("`{grade}` is not an integer grade"),
+            )
+        })?;
+        if qrels
+            .entry(qid.to_string())
+            .or_default()
+            .insert(doc.to_string(), grade)
+            .is_some()
+        {
+            return Err(parse_err(
+                path,
+                n,
+                "corpus-id",
+                format!("query `{qid}` judges `{doc}` twice"),
+            ));
+        }
+    }
+    Ok(qrels)
+}
+
+/// Reads a TREC run (`qid Q0 docid rank score tag`); rank and tag are ignored, as in trec_eval.
+pub fn read_run(path: &Path) -> Result<Run, EvalError> {
+    let text = read(path)?;
+    let mut run: Run = HashMap::new();
+    let mut seen: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() != 6 {
+            return Err(parse_err(
+                path,
+                n,
+                "line",
+                format!(
+                    "expected 6 columns `qid Q0 docid rank score tag`, got {}",
+                    cols.len()
+                ),
+            ));
+        }
+        let score: f64 = cols[4]
+            .parse()
+            .map_err(|_| parse_err(path, n, "score", format!("`{}` is not a number", cols[4])))?;
+        if !score.is_finite() {
+            return Err(parse_err(path, n, "score", "not finite"));
+        }
+        if !seen
+            .entry(cols[0].to_string())
+            .or_default()
+            .insert(cols[2].to_string())
+        {
+            return Err(parse_err(
+                path,
+                n,
+                "docid",
+                format!("`{}` retrieved twice for query `{}`", cols[2], cols[0]),
+            ));
+        }
+        run.entry(cols[0].to_string())
+            .or_default()
+            .push((cols[2].to_string(), score));
+    }
+    Ok(run)
+}
