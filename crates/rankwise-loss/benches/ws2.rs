@@ -25,7 +25,7 @@ fn median_micros<B: AutodiffBackend + Ws2Backend>(b: usize, n: usize, device: &B
         .collect();
     let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [b, n]), device);
     let loss = WassersteinLoss::new(WassersteinLossConfig::new().with_check_finite(false));
-    let mut run = || {
+    let run = || {
         let s = scores.clone().require_grad();
         let l = loss.forward(s.clone(), labels.clone()).unwrap();
         let g = l.backward();
