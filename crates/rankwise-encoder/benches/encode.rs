@@ -1,15 +1,18 @@
 //! Encoding throughput: 512 SciFact passages, max length 256, batch 32, all-MiniLM-L6-v2 on the
-//! CPU backend. Prints passages/s and peak resident memory, and the ratio against
-//! sentence-transformers (`scripts/bench_encode_torch.py`) run on the same machine in the same
-//! run when Python with torch and sentence-transformers is installed.
+//! CPU backend (and Burn's `flex` CPU backend with feature `flex`). Prints passages/s and peak
+//! resident memory, and the ratio against sentence-transformers
+//! (`scripts/bench_encode_torch.py`) run on the same machine in the same run when Python with
+//! torch and sentence-transformers is installed. `RANKWISE_BENCH_PASSAGES` shortens the run.
 //!
 //! `cargo bench -p rankwise-encoder --bench encode`
 
 use std::io::BufRead;
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use burn::backend::NdArray;
+use burn::tensor::backend::Backend;
 use rankwise_encoder::{BiEncoder, EncoderOptions, Side};
 
 const PASSAGES: usize = 512;
@@ -26,15 +29,41 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Passages per second for `refs` on backend `B` (one warm-up batch first).
+fn throughput<B: Backend>(model: &Path, refs: &[&str]) -> f64 {
+    let device = Default::default();
+    let mut options = EncoderOptions::detect(model).unwrap();
+    options.passage_max_length = MAX_LEN;
+    let enc = BiEncoder::<B>::load_with(model, options, &device).unwrap();
+    enc.embed_sorted(
+        Side::Passage,
+        &refs[..BATCH.min(refs.len())],
+        BATCH,
+        &device,
+        |_| {},
+    )
+    .unwrap();
+    let start = Instant::now();
+    let out = enc
+        .embed_sorted(Side::Passage, refs, BATCH, &device, |_| {})
+        .unwrap();
+    assert_eq!(out.len(), refs.len() * 384);
+    refs.len() as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let model = rankwise_assets::model("all-MiniLM-L6-v2").expect("MiniLM checkpoint");
     let corpus = rankwise_assets::dataset("scifact")
         .expect("scifact")
         .join("corpus.jsonl");
+    let count = std::env::var("RANKWISE_BENCH_PASSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PASSAGES);
     let file = std::fs::File::open(&corpus).expect("corpus.jsonl");
     let texts: Vec<String> = std::io::BufReader::new(file)
         .lines()
-        .take(PASSAGES)
+        .take(count)
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
             format!(
@@ -47,24 +76,20 @@ fn main() {
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let device = Default::default();
-    let mut options = EncoderOptions::detect(&model).unwrap();
-    options.passage_max_length = MAX_LEN;
-    let enc = BiEncoder::<NdArray>::load_with(&model, options, &device).unwrap();
-    // warm-up
-    enc.embed_sorted(Side::Passage, &refs[..BATCH], BATCH, &device, |_| {})
-        .unwrap();
-    let start = Instant::now();
-    let out = enc
-        .embed_sorted(Side::Passage, &refs, BATCH, &device, |_| {})
-        .unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(out.len(), PASSAGES * 384);
-    let ours = PASSAGES as f64 / secs;
+
+    let ours = throughput::<NdArray>(&model, &refs);
     println!(
-        "rankwise (burn ndarray): {ours:.1} passages/s ({secs:.2} s), peak RSS {:.0} MiB",
+        "rankwise (burn ndarray): {ours:.2} passages/s, peak RSS {:.0} MiB",
         peak_rss_mib()
     );
+    #[cfg(feature = "flex")]
+    {
+        let flex = throughput::<burn::backend::Flex>(&model, &refs);
+        println!(
+            "rankwise (burn flex): {flex:.2} passages/s; flex / ndarray = {:.2}x",
+            flex / ours
+        );
+    }
 
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -79,7 +104,7 @@ fn main() {
                 .trim()
                 .parse()
                 .unwrap_or(f64::NAN);
-            println!("sentence-transformers (PyTorch): {theirs:.1} passages/s");
+            println!("sentence-transformers (PyTorch): {theirs:.2} passages/s");
             println!("ratio rankwise / PyTorch: {:.2}x", ours / theirs);
         }
         Ok(o) => println!(
