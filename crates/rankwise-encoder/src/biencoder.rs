@@ -283,13 +283,14 @@ impl<B: Backend> BiEncoder<B> {
         let h = self.config.hidden_size;
         let prefixed = self.with_prefix(side, texts);
         let refs: Vec<&str> = prefixed.iter().map(String::as_str).collect();
-        let lengths = self.tokenizer(side).lengths(&refs)?;
+        let tokenizer = self.tokenizer(side);
+        let encodings = tokenizer.encodings(&refs)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(lengths[i]));
+        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
         let mut out = vec![0f32; texts.len() * h];
         for chunk in order.chunks(batch_size.max(1)) {
-            let items: Vec<&str> = chunk.iter().map(|&i| refs[i]).collect();
-            let batch = self.tokenizer(side).encode(&items)?;
+            let items: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            let batch = tokenizer.pad(&items);
             let emb = Self::forward(&self.model, &self.options, side, &batch, device);
             let values = emb
                 .into_data()

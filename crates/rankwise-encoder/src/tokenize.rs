@@ -90,14 +90,18 @@ impl TextTokenizer {
 
     /// Tokenises single texts.
     pub fn encode(&self, texts: &[&str]) -> Result<TokenBatch, EncoderError> {
-        let encodings =
-            self.inner
-                .encode_batch(texts.to_vec(), true)
-                .map_err(|e| EncoderError::Tokenizer {
-                    path: self.path.clone(),
-                    detail: e.to_string(),
-                })?;
-        Ok(self.pad(&encodings))
+        Ok(self.pad(&self.encodings(texts)?))
+    }
+
+    /// The unpadded encodings of `texts`; [`Self::pad`] turns any subset into a batch, so texts
+    /// sorted by length are tokenised once.
+    pub fn encodings(&self, texts: &[&str]) -> Result<Vec<tokenizers::Encoding>, EncoderError> {
+        self.inner
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EncoderError::Tokenizer {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            })
     }
 
     /// Tokenises `(text, text_pair)` items (segment ids 0 and 1).
@@ -114,16 +118,12 @@ impl TextTokenizer {
         Ok(self.pad(&encodings))
     }
 
-    /// Number of tokens each text gets (after truncation), for length-sorted batching.
-    pub fn lengths(&self, texts: &[&str]) -> Result<Vec<usize>, EncoderError> {
-        Ok(self.encode(texts)?.lengths)
-    }
-
-    fn pad(&self, encodings: &[tokenizers::Encoding]) -> TokenBatch {
+    /// Right-pads encodings into a batch whose length is a multiple of [`PAD_MULTIPLE`].
+    pub fn pad<E: std::borrow::Borrow<tokenizers::Encoding>>(&self, encodings: &[E]) -> TokenBatch {
         let batch = encodings.len();
         let longest = encodings
             .iter()
-            .map(|e| e.get_ids().len())
+            .map(|e| e.borrow().get_ids().len())
             .max()
             .unwrap_or(0);
         let len = longest.div_ceil(PAD_MULTIPLE).max(1) * PAD_MULTIPLE;
@@ -136,6 +136,7 @@ impl TextTokenizer {
             lengths: Vec::with_capacity(batch),
         };
         for (row, e) in encodings.iter().enumerate() {
+            let e = e.borrow();
             let ids = e.get_ids();
             for (t, (&id, &ty)) in ids.iter().zip(e.get_type_ids()).enumerate() {
                 out.input_ids[row * len + t] = id as i64;

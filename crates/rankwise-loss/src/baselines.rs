@@ -6,7 +6,7 @@ use burn::config::Config;
 use burn::tensor::{Int, Tensor, activation, backend::Backend};
 
 use crate::LossError;
-use crate::labels::{check_rows, own_block, widen};
+use crate::labels::{check_columns, check_rows, own_block, widen};
 
 /// InfoNCE on binary labels: a passage is positive when its level ≥ `positive_threshold`.
 /// With several positives per row: `−log(Σ_pos e^{s/τ} / Σ_all e^{s/τ})`.
@@ -38,16 +38,29 @@ pub struct RankNetConfig {
     pub temperature: f64,
 }
 
-fn check_temperature(t: f64, loss: &'static str) -> Result<(), LossError> {
-    if t.is_finite() && t > 0.0 {
-        Ok(())
-    } else {
-        Err(LossError::Config {
+/// The checks every baseline makes: temperature, and `scores [b, m]` against `labels [bl, n]`.
+fn check_inputs(
+    loss: &'static str,
+    temperature: f64,
+    [b, m]: [usize; 2],
+    [bl, n]: [usize; 2],
+) -> Result<(), LossError> {
+    if !(temperature.is_finite() && temperature > 0.0) {
+        return Err(LossError::Config {
             loss,
             field: "temperature",
-            detail: format!("must be finite and > 0, got {t}"),
-        })
+            detail: format!("must be finite and > 0, got {temperature}"),
+        });
     }
+    check_rows(b, bl, loss)?;
+    check_columns(b, m, n, loss)
+}
+
+/// Row-wise `log Σ exp(x)`, shifted by the (detached) row max so it neither overflows nor
+/// underflows; each row needs one finite entry.
+fn log_sum_exp<B: Backend>(x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let max = x.clone().detach().max_dim(1);
+    (x - max.clone()).exp().sum_dim(1).log() + max
 }
 
 impl InfoNceConfig {
@@ -58,9 +71,8 @@ impl InfoNceConfig {
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
         const NAME: &str = "InfoNCE";
-        check_temperature(self.temperature, NAME)?;
-        let [b, m] = scores.dims();
-        check_rows(b, labels.dims()[0], NAME)?;
+        check_inputs(NAME, self.temperature, scores.dims(), labels.dims())?;
+        let [_, m] = scores.dims();
         let positive = labels.greater_equal_elem(self.positive_threshold).int();
         let positive = widen(positive, m, NAME)?;
         let pos_per_row: Vec<f32> = positive
@@ -69,7 +81,7 @@ impl InfoNceConfig {
             .into_data()
             .convert::<f32>()
             .into_vec()
-            .unwrap_or_default();
+            .expect("converted to f32");
         if let Some(row) = pos_per_row.iter().position(|&c| c == 0.0) {
             return Err(LossError::Shape {
                 loss: NAME,
@@ -80,8 +92,9 @@ impl InfoNceConfig {
             });
         }
         let logits = scores.div_scalar(self.temperature);
-        let log_all = logits.clone().exp().sum_dim(1).log();
-        let log_pos = (logits.exp() * positive).sum_dim(1).log();
+        let log_all = log_sum_exp(logits.clone());
+        // Non-positives get −∞, so they add nothing (and receive no gradient).
+        let log_pos = log_sum_exp(logits.mask_fill(positive.equal_elem(0.0), f64::NEG_INFINITY));
         Ok((log_all - log_pos).mean())
     }
 }
@@ -94,9 +107,8 @@ impl ListNetConfig {
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
         const NAME: &str = "ListNet";
-        check_temperature(self.temperature, NAME)?;
-        let [b, m] = scores.dims();
-        check_rows(b, labels.dims()[0], NAME)?;
+        check_inputs(NAME, self.temperature, scores.dims(), labels.dims())?;
+        let [_, m] = scores.dims();
         let target = activation::softmax(widen(labels, m, NAME)?, 1);
         let log_p = activation::log_softmax(scores.div_scalar(self.temperature), 1);
         Ok((target * log_p).sum_dim(1).mean().neg())
@@ -112,19 +124,8 @@ impl RankNetConfig {
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
         const NAME: &str = "RankNet";
-        check_temperature(self.temperature, NAME)?;
-        let [b, m] = scores.dims();
-        let [bl, n] = labels.dims();
-        check_rows(b, bl, NAME)?;
-        if m != n && m != b * n {
-            return Err(LossError::Shape {
-                loss: NAME,
-                detail: format!(
-                    "scores have {m} columns; labels [{bl}, {n}] need {n} or {}",
-                    b * n
-                ),
-            });
-        }
+        check_inputs(NAME, self.temperature, scores.dims(), labels.dims())?;
+        let [b, n] = labels.dims();
         let s = own_block(scores, n).div_scalar(self.temperature);
         let y = labels.float();
         let ds = s.clone().reshape([b, n, 1]) - s.reshape([b, 1, n]);

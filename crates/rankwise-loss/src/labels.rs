@@ -16,15 +16,7 @@ pub fn widen<B: Backend>(
     if m == n {
         return Ok(labels.float());
     }
-    if m != b * n {
-        return Err(LossError::Shape {
-            loss,
-            detail: format!(
-                "scores have {m} columns; labels [{b}, {n}] need {n} or {} (in-batch)",
-                b * n
-            ),
-        });
-    }
+    check_columns(b, m, n, loss)?;
     let mask: Vec<f32> = (0..b * m)
         .map(|k| ((k % m) / n == k / m) as u8 as f32)
         .collect();
@@ -41,6 +33,20 @@ pub fn own_block<B: Backend>(scores: Tensor<B, 2>, n: usize) -> Tensor<B, 2> {
     let idx: Vec<i64> = (0..b * n).map(|k| ((k / n) * n + k % n) as i64).collect();
     let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(idx, [b, n]), &scores.device());
     scores.gather(1, idx)
+}
+
+/// Checks that `scores` have `n` columns, or `b·n` (in-batch negatives), for labels `[b, n]`.
+pub fn check_columns(b: usize, m: usize, n: usize, loss: &'static str) -> Result<(), LossError> {
+    if m == n || m == b * n {
+        return Ok(());
+    }
+    Err(LossError::Shape {
+        loss,
+        detail: format!(
+            "scores have {m} columns; labels [{b}, {n}] need {n} or {} (in-batch)",
+            b * n
+        ),
+    })
 }
 
 /// Checks the rows of `scores` against the rows of `labels`.

@@ -149,3 +149,25 @@ fn baselines_reject_bad_shapes() {
     );
     assert!(InfoNceConfig::new().forward(scores, labels).is_err());
 }
+
+#[test]
+fn infonce_is_finite_for_large_scores_and_small_temperature() {
+    let (s, y) = inputs();
+    let big: Vec<f64> = s.iter().map(|v| v * 100.0).collect();
+    let (scores, labels) = tensors(&big, &y, BQ * N);
+    let loss = InfoNceConfig::new()
+        .with_temperature(0.01)
+        .forward(scores.clone(), labels)
+        .unwrap();
+    let value = scalar(loss.clone());
+    let grad: Vec<f64> = scores
+        .grad(&loss.backward())
+        .unwrap()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    assert!(
+        value.is_finite() && grad.iter().all(|g| g.is_finite()),
+        "loss {value}"
+    );
+}

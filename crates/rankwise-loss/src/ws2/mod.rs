@@ -147,9 +147,7 @@ pub(crate) fn check_shapes(
             "empty input: scores [{b}, {m}], labels [{bl}, {n}]"
         ));
     }
-    if b != bl {
-        return err(format!("scores have {b} rows but labels have {bl}"));
-    }
+    crate::labels::check_rows(b, bl, NAME)?;
     let expected = if in_batch { b * n } else { n };
     if m != expected {
         let rule = if in_batch {
