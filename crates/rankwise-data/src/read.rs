@@ -1,0 +1,311 @@
+//! Readers for BEIR-layout files: `corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl`
+//! (`_id`, `text`) and qrels (TSV with a `query-id corpus-id score` header, headerless TREC
+//! `qid 0 docid score`, or JSONL). Any of them may be gzipped (`.gz`). Ids may be JSON strings or
+//! integers and are kept as strings. Nothing is skipped silently: a bad line is an error naming
+//! the file, line and field.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::DataError;
+
+/// Opens a file for buffered reading, decompressing it when the name ends in `.gz`.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let reader: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}
+
+/// Calls `f(line_number, line)` for every non-blank line (1-based numbers).
+fn for_each_line(
+    path: &Path,
+    mut f: impl FnMut(usize, &str) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    let mut reader = open(path)?;
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| DataError::parse(path, number + 1, "line", e.to_string()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let trimmed = line.trim_end_matches(['\n', '\r']);
+        if !trimmed.trim().is_empty() {
+            f(number, trimmed)?;
+        }
+    }
+}
+
+/// Texts keyed by id, in file order (a corpus or a query set).
+#[derive(Debug, Clone, Default)]
+pub struct Collection {
+    path: PathBuf,
+    ids: Vec<String>,
+    texts: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Collection {
+    /// Builds a collection from `(id, text)` pairs; a repeated id is an error.
+    pub fn from_pairs(
+        name: &str,
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, DataError> {
+        let mut c = Collection {
+            path: PathBuf::from(name),
+            ..Default::default()
+        };
+        for (i, (id, text)) in pairs.into_iter().enumerate() {
+            c.push(i + 1, id, text)?;
+        }
+        Ok(c)
+    }
+
+    fn push(&mut self, line: usize, id: String, text: String) -> Result<(), DataError> {
+        if let Some(&first) = self.index.get(&id) {
+            return Err(DataError::parse(
+                &self.path,
+                line,
+                "_id",
+                format!("duplicate id {id:?} (first seen as record {})", first + 1),
+            ));
+        }
+        self.index.insert(id.clone(), self.ids.len());
+        self.ids.push(id);
+        self.texts.push(text);
+        Ok(())
+    }
+
+    /// The file this collection was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// Position of an id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+    /// Text of an id.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.position(id).map(|i| self.texts[i].as_str())
+    }
+    /// Id at a position.
+    pub fn id(&self, i: usize) -> &str {
+        &self.ids[i]
+    }
+    /// Text at a position.
+    pub fn text(&self, i: usize) -> &str {
+        &self.texts[i]
+    }
+    /// All ids, in file order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+    /// All texts, in file order.
+    pub fn texts(&self) -> &[String] {
+        &self.texts
+    }
+}
+
+fn id_field(path: &Path, line: usize, obj: &Value, field: &str) -> Result<String, DataError> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(DataError::parse(path, line, field, "empty id")),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(other) => Err(DataError::parse(
+            path,
+            line,
+            field,
+            format!("expected a string or integer id, got {}", kind(other)),
+        )),
+        None => Err(DataError::parse(path, line, field, "missing")),
+    }
+}
+
+fn text_field<'a>(
+    path: &Path,
+    line: usize,
+    obj: &'a Value,
+    field: &str,
+    required: bool,
+) -> Result<&'a str, DataError> {
+    match obj.get(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Null) | None if !required => Ok(""),
+        None => Err(DataError::parse(path, line, field, "missing")),
+        Some(other) => Err(DataError::parse(
+            path,
+            line,
+            field,
+            format!("expected a string, got {}", kind(other)),
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse_object(path: &Path, line: usize, text: &str) -> Result<Value, DataError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| DataError::parse(path, line, "json", e.to_string()))?;
+    if !value.is_object() {
+        return Err(DataError::parse(
+            path,
+            line,
+            "json",
+            format!("expected an object, got {}", kind(&value)),
+        ));
+    }
+    Ok(value)
+}
+
+/// Reads a BEIR `corpus.jsonl`: passage text = `title + " " + text`, trimmed.
+/// `_id` and `text` are required; `title` is optional.
+pub fn read_corpus(path: &Path) -> Result<Collection, DataError> {
+    read_collection(path, true)
+}
+
+/// Reads a BEIR `queries.jsonl` (`_id`, `text`).
+pub fn read_queries(path: &Path) -> Result<Collection, DataError> {
+    read_collection(path, false)
+}
+
+fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataError> {
+    let mut c = Collection {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    for_each_line(path, |line, text| {
+        let obj = parse_object(path, line, text)?;
+        let id = id_field(path, line, &obj, "_id")?;
+        let body = text_field(path, line, &obj, "text", true)?;
+        let full = if with_title {
+            let title = text_field(path, line, &obj, "title", false)?;
+            format!("{title} {body}").trim().to_string()
+        } else {
+            body.trim().to_string()
+        };
+        c.push(line, id, full)
+    })?;
+    Ok(c)
+}
+
+/// One judgement row of a qrels file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QrelRow {
+    /// Query id.
+    pub query_id: String,
+    /// Document id.
+    pub doc_id: String,
+    /// Raw score as written in the file.
+    pub score: f64,
+    /// 1-based line in the file (for error messages).
+    pub line: usize,
+}
+
+/// Reads qrels in file order: BEIR TSV with a header (`query-id corpus-id score`), TREC
+/// (`qid iter docid score`, whitespace separated) or JSONL (`query-id`, `corpus-id`, `score`).
+pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
+    let name = path.to_string_lossy();
+    let jsonl = name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
+    let mut rows = Vec::new();
+    let mut first = true;
+    for_each_line(path, |line, text| {
+        if jsonl {
+            let obj = parse_object(path, line, text)?;
+            let score = match obj.get("score") {
+                Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+                Some(other) => {
+                    return Err(DataError::parse(
+                        path,
+                        line,
+                        "score",
+                        format!("expected a number, got {}", kind(other)),
+                    ));
+                }
+                None => return Err(DataError::parse(path, line, "score", "missing")),
+            };
+            rows.push(QrelRow {
+                query_id: id_field(path, line, &obj, "query-id")?,
+                doc_id: id_field(path, line, &obj, "corpus-id")?,
+                score,
+                line,
+            });
+            return Ok(());
+        }
+        let fields: Vec<&str> = if text.contains('\t') {
+            text.split('\t').map(str::trim).collect()
+        } else {
+            text.split_whitespace().collect()
+        };
+        let is_first = std::mem::replace(&mut first, false);
+        if is_first
+            && fields
+                .first()
+                .is_some_and(|f| *f == "query-id" || *f == "query_id")
+        {
+            return Ok(());
+        }
+        let (q, d, s) = match fields.len() {
+            3 => (fields[0], fields[1], fields[2]),
+            4 => (fields[0], fields[2], fields[3]),
+            n => {
+                return Err(DataError::parse(
+                    path,
+                    line,
+                    "line",
+                    format!("expected 3 (query-id corpus-id score) or 4 (TREC) fields, got {n}"),
+                ));
+            }
+        };
+        for (field, value) in [("query-id", q), ("corpus-id", d)] {
+            if value.is_empty() {
+                return Err(DataError::parse(path, line, field, "empty id"));
+            }
+        }
+        let score: f64 = s
+            .parse()
+            .map_err(|_| DataError::parse(path, line, "score", format!("not a number: {s:?}")))?;
+        rows.push(QrelRow {
+            query_id: q.to_string(),
+            doc_id: d.to_string(),
+            score,
+            line,
+        });
+        Ok(())
+    })?;
+    for r in &rows {
+        if !r.score.is_finite() {
+            return Err(DataError::parse(path, r.line, "score", "not finite"));
+        }
+    }
+    Ok(rows)
+}

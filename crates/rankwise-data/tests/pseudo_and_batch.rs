@@ -1,0 +1,173 @@
+//! Pseudo-labelling by rank bands, and the batcher's tensors.
+
+mod common;
+
+use std::collections::HashMap;
+
+use rankwise_data::{
+    Collection, GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection,
+    PseudoLabelConfig, QrelRow, RandomBand, RankBand, TrainBatcher, pseudo_label,
+};
+use rankwise_encoder::TextTokenizer;
+
+#[test]
+fn rank_bands_positives_and_random() {
+    let corpus = Collection::from_pairs(
+        "corpus",
+        (0..200).map(|i| (format!("d{i}"), format!("text {i}"))),
+    )
+    .unwrap();
+    let qrels = vec![
+        QrelRow {
+            query_id: "q".into(),
+            doc_id: "d5".into(),
+            score: 2.0,
+            line: 2,
+        },
+        QrelRow {
+            query_id: "q".into(),
+            doc_id: "d7".into(),
+            score: 0.0,
+            line: 3,
+        },
+        QrelRow {
+            query_id: "other".into(),
+            doc_id: "d1".into(),
+            score: 1.0,
+            line: 4,
+        },
+    ];
+    // Ranked list with the positive at rank 2.
+    let ranked: Vec<String> = [0, 5, 1, 2, 3, 4]
+        .iter()
+        .map(|i| format!("d{i}"))
+        .chain((10..120).map(|i| format!("d{i}")))
+        .collect();
+    let config = PseudoLabelConfig {
+        positive_level: Some(3),
+        bands: vec![
+            RankBand {
+                from: 1,
+                to: 2,
+                level: 2,
+            },
+            RankBand {
+                from: 90,
+                to: 92,
+                level: 1,
+            },
+        ],
+        random: Some(RandomBand { count: 4, level: 0 }),
+        min_positive_grade: 1,
+        seed: 11,
+    };
+    let rows = pseudo_label(
+        &qrels,
+        &HashMap::from([("q".to_string(), ranked.clone())]),
+        &corpus,
+        &config,
+    )
+    .unwrap();
+    let level = |l: i64| {
+        rows.iter()
+            .filter(|r| r.2 == l)
+            .map(|r| r.1.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(level(3), vec!["d5"]);
+    assert_eq!(
+        level(2),
+        vec!["d0", "d1"],
+        "ranks 1–2 after removing the positive"
+    );
+    let without_pos: Vec<&String> = ranked.iter().filter(|d| *d != "d5").collect();
+    assert_eq!(
+        level(1),
+        vec![
+            without_pos[89].clone(),
+            without_pos[90].clone(),
+            without_pos[91].clone()
+        ]
+    );
+    let random = level(0);
+    assert_eq!(random.len(), 4);
+    let mut all: Vec<&String> = rows.iter().map(|r| &r.1).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), rows.len(), "no passage twice");
+    assert!(
+        rows.iter().all(|r| r.0 == "q"),
+        "query without candidates is skipped"
+    );
+    // Same seed, same rows.
+    assert_eq!(
+        rows,
+        pseudo_label(
+            &qrels,
+            &HashMap::from([("q".to_string(), ranked)]),
+            &corpus,
+            &config
+        )
+        .unwrap()
+    );
+    let bad = PseudoLabelConfig {
+        bands: vec![RankBand {
+            from: 0,
+            to: 1,
+            level: 1,
+        }],
+        ..config
+    };
+    assert!(
+        pseudo_label(&qrels, &HashMap::new(), &corpus, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("bands[0]")
+    );
+}
+
+#[test]
+fn batcher_shapes_and_labels() {
+    let dir = common::folder();
+    let s = common::source(
+        dir.path(),
+        "a",
+        &[
+            ("q0", "d0", 3.0),
+            ("q0", "d1", 2.0),
+            ("q1", "d2", 1.0),
+            ("q1", "d3", 0.0),
+        ],
+    );
+    let d = MultiLevelDataset::load(MultiLevelConfig {
+        sources: vec![s],
+        group_size: 2,
+        passage_selection_strategy: PassageSelection::MostRelevant,
+        seed: 0,
+    })
+    .unwrap();
+    let tokenizer_file = rankwise_assets::model("all-MiniLM-L6-v2")
+        .unwrap()
+        .join("tokenizer.json");
+    let batcher = TrainBatcher {
+        query: TextTokenizer::load(&tokenizer_file, 16).unwrap(),
+        passage: TextTokenizer::load(&tokenizer_file, 32).unwrap(),
+        query_prefix: "query: ".into(),
+        passage_prefix: String::new(),
+    };
+    let items = vec![d.item(0, 0), d.item(1, 0)];
+    let batch = batcher.tokenize(&items).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch.queries.batch, 2);
+    assert_eq!(batch.passages.batch, 4);
+    assert_eq!(batch.labels, vec![3, 2, 1, 0]);
+    // "[CLS] query : query 0 [SEP]" = 6 tokens; the prefix is tokenised.
+    assert_eq!(batch.queries.lengths, vec![6, 6]);
+    type B = burn::backend::NdArray;
+    let labels = batch.labels_tensor::<B>(&Default::default());
+    assert_eq!(labels.dims(), [2, 2]);
+    assert_eq!(
+        batch.tokens(),
+        12 + batch.passages.lengths.iter().sum::<usize>()
+    );
+}
