@@ -278,6 +278,21 @@ impl<B: Backend> BiEncoder<B> {
         texts: &[&str],
         batch_size: usize,
         device: &B::Device,
+        progress: impl FnMut(usize),
+    ) -> Result<Vec<f32>, EncoderError> {
+        self.embed_sorted_parallel(side, texts, batch_size, 1, device, progress)
+    }
+
+    /// [`BiEncoder::embed_sorted`] with `workers` threads each running whole batches. On CPU
+    /// backends whose single matrix products do not use every core this multiplies throughput;
+    /// GPU backends want `workers = 1`.
+    pub fn embed_sorted_parallel(
+        &self,
+        side: Side,
+        texts: &[&str],
+        batch_size: usize,
+        workers: usize,
+        device: &B::Device,
         mut progress: impl FnMut(usize),
     ) -> Result<Vec<f32>, EncoderError> {
         let h = self.config.hidden_size;
@@ -287,21 +302,51 @@ impl<B: Backend> BiEncoder<B> {
         let encodings = tokenizer.encodings(&refs)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].get_ids().len()));
+        let chunks: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
         let mut out = vec![0f32; texts.len() * h];
-        for chunk in order.chunks(batch_size.max(1)) {
+        let run = |chunk: &[usize]| -> Vec<f32> {
             let items: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             let batch = tokenizer.pad(&items);
             let emb = Self::forward(&self.model, &self.options, side, &batch, device);
-            let values = emb
-                .into_data()
+            emb.into_data()
                 .convert::<f32>()
                 .into_vec::<f32>()
-                .expect("f32 embeddings");
+                .expect("f32 embeddings")
+        };
+        let mut place = |chunk: &[usize], values: &[f32]| {
             for (row, &i) in chunk.iter().enumerate() {
                 out[i * h..(i + 1) * h].copy_from_slice(&values[row * h..(row + 1) * h]);
             }
-            progress(chunk.len());
+        };
+        if workers <= 1 || chunks.len() <= 1 {
+            for chunk in &chunks {
+                let values = run(chunk);
+                place(chunk, &values);
+                progress(chunk.len());
+            }
+            return Ok(out);
         }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<f32>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..workers.min(chunks.len()) {
+                let tx = tx.clone();
+                let (next, chunks, run) = (&next, &chunks, &run);
+                scope.spawn(move || {
+                    loop {
+                        let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if c >= chunks.len() || tx.send((c, run(chunks[c]))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for (c, values) in rx {
+                place(chunks[c], &values);
+                progress(chunks[c].len());
+            }
+        });
         Ok(out)
     }
 

@@ -1,8 +1,21 @@
-//! Evaluation for rankwise: trec_eval-compatible metrics ([`metrics`]) and the TREC/BEIR file
-//! readers they need ([`trec`]).
+//! Evaluation for rankwise.
+//!
+//! * [`metrics`]: trec_eval-compatible measures (nDCG with linear gains, MRR, recall, MAP, P).
+//! * [`trec`]: qrels and TREC run readers, and the crate's error type.
+//! * [`search`]: exact top-k dense search (blocked sgemm + per-query heap).
+//! * [`cache`]: embeddings cached on disk under a hash of model, options and corpus.
+//! * [`pipeline`]: encode → search → metrics on a BEIR folder.
+//! * [`report`]: TREC run files, JSON summaries, markdown tables, score histograms.
 
+pub mod cache;
 pub mod metrics;
+pub mod pipeline;
+pub mod report;
+pub mod search;
 pub mod trec;
 
+pub use cache::{CacheKey, EmbeddingCache};
 pub use metrics::{Evaluation, Qrels, Run, evaluate, rank};
+pub use pipeline::{EvalSettings, Outcome, Summary, Timings, evaluate_dataset};
+pub use search::{Embeddings, Hit, SearchError, Similarity, search};
 pub use trec::{EvalError, read_qrels, read_run};

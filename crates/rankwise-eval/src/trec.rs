@@ -17,6 +17,15 @@ pub enum EvalError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A data file (qrels, corpus, queries) is malformed.
+    #[error(transparent)]
+    Data(#[from] rankwise_data::DataError),
+    /// The encoder failed.
+    #[error("encoder: {0}")]
+    Encoder(String),
+    /// Search inputs are unusable (empty corpus, mismatched dimensions, non-finite vectors).
+    #[error("search: {0}")]
+    Search(String),
     /// A line is malformed.
     #[error("{}:{line}: field `{field}`: {detail}", path.display())]
     Parse {
@@ -52,52 +61,31 @@ fn read(path: &Path) -> Result<String, EvalError> {
     })
 }
 
-/// Reads qrels: BEIR TSV (`query-id\tcorpus-id\tscore` header) or TREC (`qid 0 docid grade`).
-/// A (query, doc) pair judged twice is an error.
+/// Reads qrels (BEIR TSV with header, TREC `qid 0 docid grade`, or JSONL; optionally gzipped)
+/// with the data crate's reader. Grades must be integers; a pair judged twice is an error.
 pub fn read_qrels(path: &Path) -> Result<Qrels, EvalError> {
-    let text = read(path)?;
+    let rows = rankwise_data::read_qrels(path)?;
     let mut qrels: Qrels = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() || (n == 1 && line.starts_with("query-id")) {
-            continue;
-        }
-        let cols: Vec<&str> = if line.contains('\t') {
-            line.split('\t').collect()
-        } else {
-            line.split_whitespace().collect()
-        };
-        let (qid, doc, grade) = match cols.len() {
-            3 => (cols[0], cols[1], cols[2]),
-            4 => (cols[0], cols[2], cols[3]),
-            k => {
-                return Err(parse_err(
-                    path,
-                    n,
-                    "line",
-                    format!("expected 3 (TSV) or 4 (TREC) columns, got {k}"),
-                ));
-            }
-        };
-        let grade: i64 = grade.trim().parse().map_err(|_| {
-            parse_err(
+    for r in rows {
+        if r.score.fract() != 0.0 {
+            return Err(parse_err(
                 path,
-                n,
+                r.line,
                 "score",
-                format!("`{grade}` is not an integer grade"),
-            )
-        })?;
+                format!("`{}` is not an integer grade", r.score),
+            ));
+        }
         if qrels
-            .entry(qid.to_string())
+            .entry(r.query_id.clone())
             .or_default()
-            .insert(doc.to_string(), grade)
+            .insert(r.doc_id.clone(), r.score as i64)
             .is_some()
         {
             return Err(parse_err(
                 path,
-                n,
+                r.line,
                 "corpus-id",
-                format!("query `{qid}` judges `{doc}` twice"),
+                format!("query `{}` judges `{}` twice", r.query_id, r.doc_id),
             ));
         }
     }

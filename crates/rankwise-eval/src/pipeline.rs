@@ -1,0 +1,403 @@
+//! Evaluating an encoder on a BEIR folder: encode (cached), search, score, report.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::backend::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+use rankwise_data::{Collection, read_corpus, read_queries};
+use rankwise_encoder::{BiEncoder, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{CacheKey, EmbeddingCache};
+use crate::metrics::{Qrels, Run, evaluate};
+use crate::search::{Embeddings, Hit, Similarity, search};
+use crate::trec::{EvalError, read_qrels};
+
+/// Settings of one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvalSettings {
+    /// Qrels split (`qrels/<split>.tsv`).
+    pub split: String,
+    /// Documents retrieved per query.
+    pub k: usize,
+    /// Scoring function.
+    pub similarity: Similarity,
+    /// Texts per encoder batch.
+    pub batch_size: usize,
+    /// Threads encoding whole batches concurrently (CPU backends: the core count; GPU: 1).
+    pub encode_workers: usize,
+    /// Judged grade counted as relevant (MRR, recall, MAP, P).
+    pub relevance_level: i64,
+    /// Cut-offs reported besides the defaults (nDCG@10, MRR@10, Recall@100).
+    pub extra_cutoffs: Vec<usize>,
+    /// Where corpus embeddings are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Evaluate only the first n judged queries (smoke runs).
+    pub max_queries: Option<usize>,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl Default for EvalSettings {
+    fn default() -> Self {
+        Self {
+            split: "test".into(),
+            k: 100,
+            similarity: Similarity::Dot,
+            batch_size: 32,
+            encode_workers: 1,
+            relevance_level: 1,
+            extra_cutoffs: Vec::new(),
+            cache_dir: None,
+            max_queries: None,
+            progress: true,
+        }
+    }
+}
+
+/// Timings of the stages, in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    /// Reading files.
+    pub load: f64,
+    /// Encoding the corpus (0 on a cache hit).
+    pub encode_corpus: f64,
+    /// Encoding the queries.
+    pub encode_queries: f64,
+    /// Exact search.
+    pub search: f64,
+    /// Metrics.
+    pub metrics: f64,
+    /// Everything.
+    pub total: f64,
+}
+
+/// The JSON summary of one evaluation (scripts read `ndcg@10`, `mrr@10`, `recall@100`,
+/// `num_queries`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// nDCG@10 (linear gains), mean over evaluated queries.
+    #[serde(rename = "ndcg@10")]
+    pub ndcg_10: f64,
+    /// MRR@10.
+    #[serde(rename = "mrr@10")]
+    pub mrr_10: f64,
+    /// Recall@100.
+    #[serde(rename = "recall@100")]
+    pub recall_100: f64,
+    /// Queries evaluated (judged and retrieved).
+    pub num_queries: usize,
+    /// Every measure (`ndcg@k`, `mrr@k`, `recall@k`, `p@k`, `map@k`, `map`), mean over queries.
+    pub metrics: BTreeMap<String, f64>,
+    /// Model label.
+    pub model: String,
+    /// Collection name.
+    pub collection: String,
+    /// Qrels split.
+    pub split: String,
+    /// Documents in the corpus.
+    pub num_docs: usize,
+    /// Judged queries in the qrels.
+    pub num_judged_queries: usize,
+    /// Judged queries absent from `queries.jsonl` (not evaluated; counted here).
+    pub unknown_query_ids: usize,
+    /// Judgements whose document is absent from the corpus (kept, as trec_eval does: they
+    /// count as relevant documents that cannot be retrieved).
+    pub unknown_doc_judgements: usize,
+    /// Scoring function.
+    pub similarity: Similarity,
+    /// Documents retrieved per query.
+    pub k: usize,
+    /// Whether corpus embeddings came from the cache.
+    pub cache_hit: bool,
+    /// Stage timings.
+    pub timings_s: Timings,
+}
+
+/// Everything an evaluation produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The summary.
+    pub summary: Summary,
+    /// Per-query measures.
+    pub per_query: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The run (query id → ranked hits with document ids).
+    pub run: Vec<(String, Vec<(String, f32)>)>,
+    /// Judgements (for score-by-level plots).
+    pub qrels: Qrels,
+}
+
+fn pretty(name: &str) -> String {
+    for (from, to) in [
+        ("ndcg_cut_", "ndcg@"),
+        ("mrr_cut_", "mrr@"),
+        ("recall_", "recall@"),
+        ("P_", "p@"),
+        ("map_cut_", "map@"),
+    ] {
+        if let Some(k) = name.strip_prefix(from) {
+            return format!("{to}{k}");
+        }
+    }
+    name.to_string()
+}
+
+fn bar(show: bool, len: usize, what: &str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Encodes texts of one side in length-sorted batches, with a progress bar.
+pub fn encode<B: Backend>(
+    encoder: &BiEncoder<B>,
+    side: Side,
+    texts: &[String],
+    settings: &EvalSettings,
+    device: &B::Device,
+    what: &str,
+) -> Result<Embeddings, EvalError> {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let pb = bar(settings.progress, texts.len(), what);
+    let data = encoder
+        .embed_sorted_parallel(
+            side,
+            &refs,
+            settings.batch_size,
+            settings.encode_workers,
+            device,
+            |n| pb.inc(n as u64),
+        )
+        .map_err(|e| EvalError::Encoder(e.to_string()))?;
+    pb.finish_and_clear();
+    Embeddings::new(texts.len(), encoder.config.hidden_size, data)
+        .map_err(|e| EvalError::Search(e.to_string()))
+}
+
+/// Cache key of a corpus encoded by the model in `model_dir` with `encoder`'s options.
+pub fn corpus_key<B: Backend>(
+    model_dir: &Path,
+    encoder: &BiEncoder<B>,
+    corpus_file: &Path,
+) -> Result<String, EvalError> {
+    let options = serde_json::to_string(&encoder.options).expect("options serialise");
+    Ok(CacheKey::default()
+        .value("format", "rankwise-corpus-embeddings-v1")
+        .value("options", &options)
+        .file(&model_dir.join("model.safetensors"))?
+        .file(&model_dir.join("passage/model.safetensors"))?
+        .file(&model_dir.join("config.json"))?
+        .file(&model_dir.join("tokenizer.json"))?
+        .file(corpus_file)?
+        .finish())
+}
+
+/// Evaluates `encoder` on the BEIR folder `dataset`. `model_dir` (the folder the encoder was
+/// loaded from) enables the embedding cache; `model` labels the results.
+pub fn evaluate_dataset<B: Backend>(
+    encoder: &BiEncoder<B>,
+    model: &str,
+    model_dir: Option<&Path>,
+    dataset: &Path,
+    settings: &EvalSettings,
+    device: &B::Device,
+) -> Result<Outcome, EvalError> {
+    let start = Instant::now();
+    let corpus_file = dataset.join("corpus.jsonl");
+    let corpus = read_corpus(&corpus_file)?;
+    let queries = read_queries(&dataset.join("queries.jsonl"))?;
+    let qrels_file = dataset
+        .join("qrels")
+        .join(format!("{}.tsv", settings.split));
+    let mut qrels = read_qrels(&qrels_file)?;
+    if corpus.is_empty() {
+        return Err(EvalError::Search(format!(
+            "{}: the corpus is empty",
+            corpus_file.display()
+        )));
+    }
+    let mut judged: Vec<&String> = qrels.keys().collect();
+    judged.sort_by_key(|q| (queries.position(q).unwrap_or(usize::MAX), q.to_string()));
+    let unknown_query_ids = judged
+        .iter()
+        .filter(|q| queries.position(q).is_none())
+        .count();
+    let unknown_doc_judgements = qrels
+        .values()
+        .flat_map(|m| m.keys())
+        .filter(|d| corpus.position(d).is_none())
+        .count();
+    let num_judged_queries = judged.len();
+    let mut eval_queries: Vec<String> = judged
+        .iter()
+        .filter(|q| queries.position(q).is_some())
+        .map(|q| q.to_string())
+        .collect();
+    if let Some(n) = settings.max_queries {
+        eval_queries.truncate(n);
+        let keep: std::collections::HashSet<&String> = eval_queries.iter().collect();
+        qrels.retain(|q, _| keep.contains(q));
+    }
+    if eval_queries.is_empty() {
+        return Err(EvalError::Search(format!(
+            "{}: no judged query has a text in queries.jsonl",
+            qrels_file.display()
+        )));
+    }
+    let load = start.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let cache = match (&settings.cache_dir, model_dir) {
+        (Some(dir), Some(m)) => Some((
+            EmbeddingCache::new(dir),
+            corpus_key(m, encoder, &corpus_file)?,
+        )),
+        _ => None,
+    };
+    let cached = match &cache {
+        Some((c, key)) => c.load(key)?.filter(|e| e.rows == corpus.len()),
+        None => None,
+    };
+    let cache_hit = cached.is_some();
+    let doc_emb = match cached {
+        Some(e) => e,
+        None => {
+            let e = encode(
+                encoder,
+                Side::Passage,
+                corpus.texts(),
+                settings,
+                device,
+                "corpus",
+            )?;
+            if let Some((c, key)) = &cache {
+                c.store(key, &e)?;
+            }
+            e
+        }
+    };
+    let encode_corpus = if cache_hit {
+        0.0
+    } else {
+        t.elapsed().as_secs_f64()
+    };
+
+    let t = Instant::now();
+    let texts: Vec<String> = eval_queries
+        .iter()
+        .map(|q| queries.get(q).expect("filtered").to_string())
+        .collect();
+    let q_emb = encode(encoder, Side::Query, &texts, settings, device, "queries")?;
+    let encode_queries = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let hits = search(&q_emb, &doc_emb, settings.k, settings.similarity)
+        .map_err(|e| EvalError::Search(e.to_string()))?;
+    let search_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let (run, summary_metrics, per_query, num_queries) =
+        score(&eval_queries, &hits, &corpus, &qrels, settings);
+    let metrics_s = t.elapsed().as_secs_f64();
+    let collection = dataset
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| dataset.display().to_string());
+    let get = |k: &str| summary_metrics.get(k).copied().unwrap_or(0.0);
+    let summary = Summary {
+        ndcg_10: get("ndcg@10"),
+        mrr_10: get("mrr@10"),
+        recall_100: get("recall@100"),
+        num_queries,
+        model: model.to_string(),
+        collection,
+        split: settings.split.clone(),
+        num_docs: corpus.len(),
+        num_judged_queries,
+        unknown_query_ids,
+        unknown_doc_judgements,
+        similarity: settings.similarity,
+        k: settings.k,
+        cache_hit,
+        timings_s: Timings {
+            load,
+            encode_corpus,
+            encode_queries,
+            search: search_s,
+            metrics: metrics_s,
+            total: start.elapsed().as_secs_f64(),
+        },
+        metrics: summary_metrics,
+    };
+    Ok(Outcome {
+        summary,
+        per_query,
+        run,
+        qrels,
+    })
+}
+
+type Scored = (
+    Vec<(String, Vec<(String, f32)>)>,
+    BTreeMap<String, f64>,
+    BTreeMap<String, BTreeMap<String, f64>>,
+    usize,
+);
+
+fn score(
+    query_ids: &[String],
+    hits: &[Vec<Hit>],
+    corpus: &Collection,
+    qrels: &Qrels,
+    settings: &EvalSettings,
+) -> Scored {
+    let run_list: Vec<(String, Vec<(String, f32)>)> = query_ids
+        .iter()
+        .zip(hits)
+        .map(|(q, h)| {
+            (
+                q.clone(),
+                h.iter()
+                    .map(|hit| (corpus.id(hit.doc).to_string(), hit.score))
+                    .collect(),
+            )
+        })
+        .collect();
+    let run: Run = run_list
+        .iter()
+        .map(|(q, h)| {
+            (
+                q.clone(),
+                h.iter().map(|(d, s)| (d.clone(), *s as f64)).collect(),
+            )
+        })
+        .collect::<HashMap<_, _>>();
+    let mut cutoffs = vec![10, 100];
+    cutoffs.extend(&settings.extra_cutoffs);
+    cutoffs.sort_unstable();
+    cutoffs.dedup();
+    let ev = evaluate(qrels, &run, settings.relevance_level, &cutoffs);
+    let rename = |m: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
+        m.iter()
+            .filter(|(k, _)| !k.starts_with("num_"))
+            .map(|(k, v)| (pretty(k), *v))
+            .collect()
+    };
+    let per_query = ev
+        .per_query
+        .iter()
+        .map(|(q, m)| (q.clone(), rename(m)))
+        .collect();
+    (run_list, rename(&ev.mean), per_query, ev.per_query.len())
+}

@@ -1,0 +1,158 @@
+//! `experiments evaluate`: one model on one or many BEIR folders.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rankwise_encoder::BiEncoder;
+use rankwise_eval::report::{markdown_table, write_outcome};
+use rankwise_eval::{EvalSettings, Similarity, Summary, evaluate_dataset};
+
+use crate::backend;
+
+/// Arguments of `evaluate`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    experiments evaluate --model all-MiniLM-L6-v2 --dataset med --output runs/med.json\n  \
+    experiments evaluate --model runs/ws2/model --dataset data/scifact --dataset data/nfcorpus \
+    --output runs/ws2/eval.json")]
+pub struct Args {
+    /// Model folder (Hugging Face layout) or a shared model name.
+    #[arg(long)]
+    pub model: String,
+    /// BEIR folder(s) (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`) or shared names.
+    #[arg(long, required = true)]
+    pub dataset: Vec<String>,
+    /// Qrels split.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// JSON summary to write. With several datasets, one `<stem>.<collection>.json` per
+    /// dataset is written too, and this file maps collection → summary.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Documents retrieved per query.
+    #[arg(long, default_value_t = 100)]
+    pub k: usize,
+    /// Scoring function.
+    #[arg(long, value_enum, default_value_t = SimilarityArg::Dot)]
+    pub similarity: SimilarityArg,
+    /// Texts per encoder batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Extra cut-offs to report (e.g. `1,3,5`), besides nDCG@10, MRR@10 and Recall@100.
+    #[arg(long, value_delimiter = ',')]
+    pub cutoffs: Vec<usize>,
+    /// Corpus embedding cache (default: `embedding-cache/` next to the output).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Evaluate only the first N judged queries (smoke runs).
+    #[arg(long)]
+    pub max_queries: Option<usize>,
+    /// Hide progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Scoring function on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SimilarityArg {
+    /// Inner product.
+    Dot,
+    /// Cosine similarity.
+    Cosine,
+}
+
+/// Runs `evaluate`; returns the summaries.
+pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
+    let model_dir = super::resolve_model(&args.model)?;
+    let device = backend::device();
+    let encoder = BiEncoder::<backend::Backend>::load(&model_dir, &device)
+        .with_context(|| format!("loading {}", model_dir.display()))?;
+    let out_dir = args.output.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let settings = EvalSettings {
+        split: args.split.clone(),
+        k: args.k,
+        similarity: match args.similarity {
+            SimilarityArg::Dot => Similarity::Dot,
+            SimilarityArg::Cosine => Similarity::Cosine,
+        },
+        batch_size: args.batch_size,
+        encode_workers: backend::encode_workers(),
+        extra_cutoffs: args.cutoffs.clone(),
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            Some(
+                args.cache_dir
+                    .clone()
+                    .unwrap_or_else(|| out_dir.join("embedding-cache")),
+            )
+        },
+        max_queries: args.max_queries,
+        progress: !args.quiet,
+        ..Default::default()
+    };
+    let label = model_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| args.model.clone());
+    let several = args.dataset.len() > 1;
+    let mut summaries = Vec::new();
+    for name in &args.dataset {
+        let dataset = super::resolve_dataset(name)?;
+        let outcome = evaluate_dataset(
+            &encoder,
+            &label,
+            Some(&model_dir),
+            &dataset,
+            &settings,
+            &device,
+        )
+        .with_context(|| format!("evaluating on {}", dataset.display()))?;
+        let path = if several {
+            let stem = args
+                .output
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy();
+            args.output
+                .with_file_name(format!("{stem}.{}.json", outcome.summary.collection))
+        } else {
+            args.output.clone()
+        };
+        let written = write_outcome(&outcome, &path)?;
+        eprintln!(
+            "{}: nDCG@10 {:.4} · MRR@10 {:.4} · Recall@100 {:.4} · {} queries · {:.1} s -> {}",
+            outcome.summary.collection,
+            outcome.summary.ndcg_10,
+            outcome.summary.mrr_10,
+            outcome.summary.recall_100,
+            outcome.summary.num_queries,
+            outcome.summary.timings_s.total,
+            written.summary.display()
+        );
+        summaries.push(outcome.summary);
+    }
+    if several {
+        let map: serde_json::Map<String, serde_json::Value> = summaries
+            .iter()
+            .map(|s| {
+                (
+                    s.collection.clone(),
+                    serde_json::to_value(s).expect("serialisable"),
+                )
+            })
+            .collect();
+        let mut bytes = serde_json::to_vec_pretty(&map)?;
+        bytes.push(b'\n');
+        rankwise_data::write_atomic(&args.output, &bytes)?;
+        rankwise_data::write_atomic(
+            &args.output.with_extension("md"),
+            markdown_table(&summaries).as_bytes(),
+        )?;
+    }
+    println!("{}", markdown_table(&summaries));
+    Ok(summaries)
+}

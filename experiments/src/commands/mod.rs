@@ -1,0 +1,34 @@
+//! One module per subcommand.
+
+pub mod embed;
+pub mod evaluate;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+/// A model folder, or the name of a model in the shared assets (`all-MiniLM-L6-v2`).
+pub fn resolve_model(arg: &str) -> anyhow::Result<PathBuf> {
+    resolve(arg, rankwise_assets::model, "model")
+}
+
+/// A BEIR folder, or the name of a shared collection (`med`, `scifact`, ...).
+pub fn resolve_dataset(arg: &str) -> anyhow::Result<PathBuf> {
+    resolve(arg, rankwise_assets::dataset, "dataset")
+}
+
+fn resolve(
+    arg: &str,
+    shared: impl Fn(&str) -> Result<PathBuf, rankwise_assets::MissingAsset>,
+    what: &str,
+) -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(arg);
+    if path.is_dir() {
+        return Ok(path);
+    }
+    let looks_like_name = !arg.contains(std::path::MAIN_SEPARATOR);
+    if looks_like_name && let Ok(p) = shared(arg) {
+        return Ok(p);
+    }
+    bail!("{what} `{arg}` is neither a folder nor the name of a shared {what}")
+}
