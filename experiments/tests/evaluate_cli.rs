@@ -19,7 +19,14 @@ fn minilm_on_med_matches_reference_and_caches() {
     let out = dir.path().join("med.json");
     let run = |extra: &[&str]| {
         let status = experiments()
-            .args(["evaluate", "--model", "all-MiniLM-L6-v2", "--dataset", "med", "--quiet"])
+            .args([
+                "evaluate",
+                "--model",
+                "all-MiniLM-L6-v2",
+                "--dataset",
+                "med",
+                "--quiet",
+            ])
             .arg("--output")
             .arg(&out)
             .args(extra)
@@ -57,7 +64,11 @@ fn tiny_collection(dir: &Path, corpus: &str, qrels: &str) -> std::path::PathBuf 
     let c = dir.join("tiny");
     std::fs::create_dir_all(c.join("qrels")).unwrap();
     std::fs::write(c.join("corpus.jsonl"), corpus).unwrap();
-    std::fs::write(c.join("queries.jsonl"), "{\"_id\": \"q1\", \"text\": \"hello\"}\n").unwrap();
+    std::fs::write(
+        c.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"hello\"}\n",
+    )
+    .unwrap();
     std::fs::write(c.join("qrels/test.tsv"), qrels).unwrap();
     c
 }
@@ -78,8 +89,16 @@ fn stderr_of(collection: &Path, out: &Path) -> (bool, String, serde_json::Value)
         .args(["--quiet", "--no-cache"])
         .output()
         .unwrap();
-    let summary = if output.status.success() { json(out) } else { serde_json::Value::Null };
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).to_string(), summary)
+    let summary = if output.status.success() {
+        json(out)
+    } else {
+        serde_json::Value::Null
+    };
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+        summary,
+    )
 }
 
 #[test]
@@ -104,7 +123,11 @@ fn bad_collections_give_clear_errors_and_unknown_ids_are_counted() {
     // The unknown judged document stays relevant: recall@100 is 1/2.
     assert_eq!(summary["recall@100"], 0.5);
 
-    let c = tiny_collection(dir.path(), "{\"_id\": \"d1\", \"text\": \"x\"}\n", "query-id\tcorpus-id\tscore\nq1\td1\tmaybe\n");
+    let c = tiny_collection(
+        dir.path(),
+        "{\"_id\": \"d1\", \"text\": \"x\"}\n",
+        "query-id\tcorpus-id\tscore\nq1\td1\tmaybe\n",
+    );
     let (ok, err, _) = stderr_of(&c, &out);
     assert!(!ok && err.contains("test.tsv:2: field `score`"), "{err}");
 }

@@ -212,6 +212,20 @@ impl<B: Backend> BiEncoder<B> {
         })
     }
 
+    /// The same encoder (tokenizers, settings) around other weights, possibly on another
+    /// backend: a training copy, or the inference view of an `Autodiff` model.
+    pub fn with_model<B2: Backend>(&self, model: BiEncoderModel<B2>) -> BiEncoder<B2> {
+        BiEncoder {
+            model,
+            config: self.config.clone(),
+            options: self.options.clone(),
+            tokenizer_file: self.tokenizer_file.clone(),
+            query_tokenizer: self.query_tokenizer.clone(),
+            passage_tokenizer: self.passage_tokenizer.clone(),
+            weight_prefix: self.weight_prefix.clone(),
+        }
+    }
+
     /// The tokenizer of one side.
     pub fn tokenizer(&self, side: Side) -> &TextTokenizer {
         match side {

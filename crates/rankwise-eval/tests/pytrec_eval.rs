@@ -113,10 +113,7 @@ fn malformed_files_name_file_line_and_field() {
     let qrels = tmp.join("bad.tsv");
     std::fs::write(&qrels, "query-id\tcorpus-id\tscore\n1\td1\t1\n1\td2\n").unwrap();
     let err = read_qrels(&qrels).unwrap_err().to_string();
-    assert!(
-        err.contains("bad.tsv:3") && err.contains("fields"),
-        "{err}"
-    );
+    assert!(err.contains("bad.tsv:3") && err.contains("fields"), "{err}");
     std::fs::write(&qrels, "query-id\tcorpus-id\tscore\n1\td1\tyes\n").unwrap();
     let err = read_qrels(&qrels).unwrap_err().to_string();
     assert!(err.contains("bad.tsv:2") && err.contains("score"), "{err}");

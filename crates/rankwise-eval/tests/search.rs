@@ -21,8 +21,17 @@ fn brute(q: &Embeddings, d: &Embeddings, k: usize, cosine: bool) -> Vec<Vec<(usi
         .map(|i| {
             let mut all: Vec<(usize, f64)> = (0..d.rows)
                 .map(|j| {
-                    let dot: f64 = q.row(i).iter().zip(d.row(j)).map(|(a, b)| *a as f64 * *b as f64).sum();
-                    let s = if cosine { dot / (norm(q.row(i)) * norm(d.row(j))) } else { dot };
+                    let dot: f64 = q
+                        .row(i)
+                        .iter()
+                        .zip(d.row(j))
+                        .map(|(a, b)| *a as f64 * *b as f64)
+                        .sum();
+                    let s = if cosine {
+                        dot / (norm(q.row(i)) * norm(d.row(j)))
+                    } else {
+                        dot
+                    };
                     (j, s)
                 })
                 .collect();
@@ -46,11 +55,19 @@ fn matches_brute_force_dot_and_cosine() {
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g.len(), 25);
             for (hit, (j, s)) in g.iter().zip(w) {
-                assert!((hit.score - s).abs() < 1e-4, "{sim:?}: {} vs {s}", hit.score);
+                assert!(
+                    (hit.score - s).abs() < 1e-4,
+                    "{sim:?}: {} vs {s}",
+                    hit.score
+                );
                 // Equal documents unless two scores are within rounding of each other.
                 if hit.doc != *j {
                     let other = w.iter().find(|(jj, _)| *jj == hit.doc).map(|x| x.1);
-                    assert!(other.is_some_and(|o| (o - s).abs() < 1e-5), "{sim:?}: doc {} vs {j}", hit.doc);
+                    assert!(
+                        other.is_some_and(|o| (o - s).abs() < 1e-5),
+                        "{sim:?}: doc {} vs {j}",
+                        hit.doc
+                    );
                 }
             }
         }
@@ -65,7 +82,10 @@ fn ties_prefer_lower_rows_and_k_is_capped() {
     let order: Vec<usize> = hits[0].iter().map(|h| h.doc).collect();
     assert_eq!(order, vec![2, 0, 1, 3]);
     let hits = search(&q, &d, 2, Similarity::Dot).unwrap();
-    assert_eq!(hits[0].iter().map(|h| h.doc).collect::<Vec<_>>(), vec![2, 0]);
+    assert_eq!(
+        hits[0].iter().map(|h| h.doc).collect::<Vec<_>>(),
+        vec![2, 0]
+    );
 }
 
 #[test]
@@ -73,14 +93,29 @@ fn errors() {
     let q = Embeddings::new(1, 3, vec![1.0, 0.0, 0.0]).unwrap();
     let d = Embeddings::new(1, 2, vec![1.0, 0.0]).unwrap();
     let e = search(&q, &d, 5, Similarity::Dot).unwrap_err();
-    assert_eq!(e.to_string(), "dimension mismatch: queries have dimension 3, documents 2");
-    assert!(matches!(Embeddings::new(2, 3, vec![0.0; 5]), Err(SearchError::Dims(_))));
+    assert_eq!(
+        e.to_string(),
+        "dimension mismatch: queries have dimension 3, documents 2"
+    );
+    assert!(matches!(
+        Embeddings::new(2, 3, vec![0.0; 5]),
+        Err(SearchError::Dims(_))
+    ));
     let empty = Embeddings::new(0, 3, vec![]).unwrap();
-    assert!(matches!(search(&q, &empty, 5, Similarity::Dot), Err(SearchError::Empty(_))));
-    assert!(matches!(search(&empty, &q, 5, Similarity::Dot), Err(SearchError::Empty(_))));
+    assert!(matches!(
+        search(&q, &empty, 5, Similarity::Dot),
+        Err(SearchError::Empty(_))
+    ));
+    assert!(matches!(
+        search(&empty, &q, 5, Similarity::Dot),
+        Err(SearchError::Empty(_))
+    ));
     let nan = Embeddings::new(2, 3, vec![0.0, 0.0, 0.0, 1.0, f32::NAN, 0.0]).unwrap();
     assert_eq!(
         search(&q, &nan, 5, Similarity::Dot).unwrap_err(),
-        SearchError::NonFinite { what: "document", row: 1 }
+        SearchError::NonFinite {
+            what: "document",
+            row: 1
+        }
     );
 }

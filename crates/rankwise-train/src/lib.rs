@@ -1,1 +1,23 @@
-//! rankwise-train (see ARCHITECTURE.md).
+//! Fine-tuning bi-encoders with list-wise (WS2, ListNet, RankNet) and contrastive (InfoNCE)
+//! objectives.
+//!
+//! * [`config`]: the TOML run configuration with the paper's defaults.
+//! * [`step`]: one micro-batch — in-batch scores, the loss over the global batch, and its
+//!   gradient, in one pass or GradCache chunks spread over several devices.
+//! * [`trainer`]: the loop (AdamW, warm-up + linear decay, global-norm clipping, accumulation,
+//!   checkpoints, resume, logs, periodic evaluation, export).
+
+pub mod checkpoint;
+pub mod clip;
+pub mod config;
+pub mod error;
+pub mod loss;
+pub mod schedule;
+pub mod step;
+pub mod trainer;
+
+pub use config::{LossKind, LossSettings, OptimizerSettings, TrainConfig, WarmupShape};
+pub use error::TrainError;
+pub use loss::Objective;
+pub use schedule::LrSchedule;
+pub use trainer::{RunControl, StepLog, TrainOutcome, train};

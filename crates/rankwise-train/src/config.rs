@@ -1,0 +1,303 @@
+//! Training configuration (TOML). Defaults are the paper's recipe: AdamW lr 1e-5, betas
+//! 0.9/0.999, eps 1e-8, no weight decay, 5 % linear warm-up then linear decay to 0, gradient
+//! clipping at 1.0, 16 queries per device, query/passage length 256, one epoch.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// Which objective to train with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// 2-Wasserstein list-wise loss (SyCL).
+    Ws2,
+    /// InfoNCE on binarised labels.
+    Infonce,
+    /// ListNet (softmax cross-entropy).
+    Listnet,
+    /// RankNet (pairwise logistic).
+    Ranknet,
+}
+
+/// Loss settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossSettings {
+    /// Objective.
+    pub kind: LossKind,
+    /// Softmax temperature τ of the scores.
+    pub temperature: f64,
+    /// InfoNCE: levels at or above this are positives.
+    pub positive_threshold: i64,
+    /// Score every query against all passages of the batch (the paper's in-batch negatives).
+    pub in_batch: bool,
+}
+
+impl Default for LossSettings {
+    fn default() -> Self {
+        Self {
+            kind: LossKind::Ws2,
+            temperature: 1.0,
+            positive_threshold: 1,
+            in_batch: true,
+        }
+    }
+}
+
+/// Shape of the learning-rate warm-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarmupShape {
+    /// `lr · step / warmup`.
+    #[default]
+    Linear,
+    /// `lr · ln(1 + step) / ln(1 + warmup)`.
+    Logarithmic,
+}
+
+/// AdamW and schedule settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OptimizerSettings {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// AdamW β₁.
+    pub beta1: f32,
+    /// AdamW β₂.
+    pub beta2: f32,
+    /// AdamW ε.
+    pub eps: f32,
+    /// Decoupled weight decay.
+    pub weight_decay: f32,
+    /// Fraction of the steps used for warm-up.
+    pub warmup_ratio: f64,
+    /// Warm-up shape.
+    pub warmup_shape: WarmupShape,
+    /// Clip the global gradient L2 norm to this (`0` disables).
+    pub max_grad_norm: f64,
+}
+
+impl Default for OptimizerSettings {
+    fn default() -> Self {
+        Self {
+            lr: 1e-5,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            warmup_ratio: 0.05,
+            warmup_shape: WarmupShape::Linear,
+            max_grad_norm: 1.0,
+        }
+    }
+}
+
+/// Periodic evaluation on a BEIR collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalDuringTraining {
+    /// BEIR folder.
+    pub dataset: PathBuf,
+    /// Qrels split.
+    #[serde(default = "test_split")]
+    pub split: String,
+    /// Evaluate every this many steps (and at the end).
+    #[serde(default)]
+    pub every_steps: u64,
+    /// Evaluate only the first n judged queries.
+    #[serde(default)]
+    pub max_queries: Option<usize>,
+}
+
+fn test_split() -> String {
+    "test".into()
+}
+
+/// A training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Hugging Face model folder to start from.
+    pub model: PathBuf,
+    /// Dataset config file (TOML, `kind = "multilevel" | "binary"`).
+    pub data: PathBuf,
+    /// Output folder: checkpoints, logs, plots, the final model.
+    pub output_dir: PathBuf,
+    /// Loss.
+    #[serde(default)]
+    pub loss: LossSettings,
+    /// Optimiser and schedule.
+    #[serde(default)]
+    pub optimizer: OptimizerSettings,
+    /// Queries per device per micro-batch (the paper: 16).
+    #[serde(default = "sixteen")]
+    pub batch_size: usize,
+    /// Micro-batches whose gradients are averaged into one step.
+    #[serde(default = "one")]
+    pub grad_accumulation: usize,
+    /// GradCache chunk: encode at most this many queries (and their passages) with a graph
+    /// at a time; the loss still sees the whole batch. `0`: no chunking.
+    #[serde(default)]
+    pub chunk_size: usize,
+    /// Query truncation length.
+    #[serde(default = "len256")]
+    pub query_max_length: usize,
+    /// Passage truncation length.
+    #[serde(default = "len256")]
+    pub passage_max_length: usize,
+    /// Epochs.
+    #[serde(default = "one")]
+    pub epochs: usize,
+    /// Stop after this many optimiser steps (`None`: the epochs decide).
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// Seed of data order and sampling.
+    #[serde(default)]
+    pub seed: u64,
+    /// Write a checkpoint every this many steps (`0`: only at the end).
+    #[serde(default)]
+    pub checkpoint_every: u64,
+    /// Keep this many most recent checkpoints.
+    #[serde(default = "two")]
+    pub keep_checkpoints: usize,
+    /// Optional periodic evaluation.
+    #[serde(default)]
+    pub eval: Option<EvalDuringTraining>,
+}
+
+fn sixteen() -> usize {
+    16
+}
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+fn len256() -> usize {
+    256
+}
+
+impl TrainConfig {
+    /// A config with the paper's defaults.
+    pub fn new(
+        model: impl Into<PathBuf>,
+        data: impl Into<PathBuf>,
+        output_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            model: model.into(),
+            data: data.into(),
+            output_dir: output_dir.into(),
+            loss: LossSettings::default(),
+            optimizer: OptimizerSettings::default(),
+            batch_size: 16,
+            grad_accumulation: 1,
+            chunk_size: 0,
+            query_max_length: 256,
+            passage_max_length: 256,
+            epochs: 1,
+            max_steps: None,
+            seed: 0,
+            checkpoint_every: 0,
+            keep_checkpoints: 2,
+            eval: None,
+        }
+    }
+
+    /// Parses TOML (errors name the key, its line, and the allowed values) and validates it.
+    /// Relative paths are resolved against `base`.
+    pub fn from_toml(text: &str, origin: &Path, base: &Path) -> Result<Self, TrainError> {
+        let mut c: Self = toml::from_str(text)
+            .map_err(|e| TrainError::config(origin.display().to_string(), e.to_string()))?;
+        for p in [&mut c.model, &mut c.data, &mut c.output_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        if let Some(e) = &mut c.eval
+            && e.dataset.is_relative()
+        {
+            e.dataset = base.join(&e.dataset);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads a TOML file; relative paths are taken from the current directory.
+    pub fn read(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        Self::from_toml(&text, path, Path::new(""))
+    }
+
+    /// Checks every value's range.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let o = &self.optimizer;
+        let checks: [(bool, &str, String); 9] = [
+            (
+                o.lr > 0.0 && o.lr.is_finite(),
+                "optimizer.lr",
+                format!("must be > 0, got {}", o.lr),
+            ),
+            (
+                (0.0..1.0).contains(&o.beta1),
+                "optimizer.beta1",
+                format!("must be in [0, 1), got {}", o.beta1),
+            ),
+            (
+                (0.0..1.0).contains(&o.beta2),
+                "optimizer.beta2",
+                format!("must be in [0, 1), got {}", o.beta2),
+            ),
+            (
+                (0.0..1.0).contains(&o.warmup_ratio),
+                "optimizer.warmup_ratio",
+                format!("must be in [0, 1), got {}", o.warmup_ratio),
+            ),
+            (
+                o.max_grad_norm >= 0.0,
+                "optimizer.max_grad_norm",
+                format!("must be >= 0 (0 disables), got {}", o.max_grad_norm),
+            ),
+            (
+                self.batch_size >= 1,
+                "batch_size",
+                "must be at least 1".into(),
+            ),
+            (
+                self.grad_accumulation >= 1,
+                "grad_accumulation",
+                "must be at least 1".into(),
+            ),
+            (self.epochs >= 1, "epochs", "must be at least 1".into()),
+            (
+                self.loss.temperature > 0.0 && self.loss.temperature.is_finite(),
+                "loss.temperature",
+                format!("must be > 0, got {}", self.loss.temperature),
+            ),
+        ];
+        for (ok, key, detail) in checks {
+            if !ok {
+                return Err(TrainError::config(key, detail));
+            }
+        }
+        if self.loss.kind == LossKind::Ws2 && self.batch_size * self.grad_accumulation == 0 {
+            return Err(TrainError::config("batch_size", "WS2 needs a batch"));
+        }
+        for (key, v) in [
+            ("query_max_length", self.query_max_length),
+            ("passage_max_length", self.passage_max_length),
+        ] {
+            if !(2..=8192).contains(&v) {
+                return Err(TrainError::config(
+                    key,
+                    format!("must be in 2..=8192, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

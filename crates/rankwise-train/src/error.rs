@@ -1,0 +1,73 @@
+//! Training errors.
+
+use std::path::PathBuf;
+
+/// Why a training run stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A configuration value is invalid; names the key and what is allowed.
+    #[error("config key `{key}`: {detail}")]
+    Config {
+        /// Dotted key, e.g. `optimizer.lr`.
+        key: String,
+        /// What is wrong and what is allowed.
+        detail: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checkpoint is missing pieces or cannot be decoded.
+    #[error("checkpoint {}: {detail}", path.display())]
+    Checkpoint {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The loss became NaN or infinite; the last good checkpoint is kept.
+    #[error(
+        "non-finite loss {loss} at step {step}; stopped. Last good checkpoint: {}",
+        last_checkpoint.as_ref().map_or("none".to_string(), |p| p.display().to_string())
+    )]
+    NonFinite {
+        /// Step that produced it.
+        step: u64,
+        /// The value.
+        loss: f64,
+        /// Checkpoint to resume from.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// Data loading failed.
+    #[error(transparent)]
+    Data(#[from] rankwise_data::DataError),
+    /// The encoder failed.
+    #[error(transparent)]
+    Encoder(#[from] rankwise_encoder::EncoderError),
+    /// The loss rejected its inputs.
+    #[error(transparent)]
+    Loss(#[from] rankwise_loss::LossError),
+    /// Periodic evaluation failed.
+    #[error(transparent)]
+    Eval(#[from] rankwise_eval::EvalError),
+}
+
+impl TrainError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn config(key: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Config {
+            key: key.into(),
+            detail: detail.into(),
+        }
+    }
+}

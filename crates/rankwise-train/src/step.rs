@@ -1,0 +1,172 @@
+//! One micro-batch: embeddings, in-batch scores, the loss over the whole batch, and the
+//! gradient for the model.
+//!
+//! With one device and no chunking the graph is built in one pass. Otherwise the step is
+//! GradCache (Gao et al., 2021): pass 1 embeds every chunk without a graph (chunks may sit on
+//! different devices), the loss and its gradient with respect to the gathered embeddings are
+//! computed once over the global batch, and pass 2 re-embeds each chunk with a graph and
+//! back-propagates `⟨embeddings, ∂loss/∂embeddings⟩`. The gradient is the same as the one-pass
+//! gradient on the concatenated batch; memory is bounded by one chunk's graph.
+
+use std::ops::Range;
+
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor, TensorData};
+use rankwise_data::TrainBatch;
+use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side, TokenBatch};
+use rankwise_loss::Ws2Backend;
+
+use crate::error::TrainError;
+use crate::loss::Objective;
+
+/// Loss value and model gradient of one micro-batch.
+pub struct StepResult {
+    /// The loss (a host value).
+    pub loss: f64,
+    /// Gradients on the first device.
+    pub grads: GradientsParams,
+}
+
+/// Rows `rows` of a token batch (padding length kept, so every chunking sees the same
+/// inputs).
+pub fn slice_tokens(t: &TokenBatch, rows: Range<usize>) -> TokenBatch {
+    let r = rows.start * t.len..rows.end * t.len;
+    TokenBatch {
+        batch: rows.len(),
+        len: t.len,
+        input_ids: t.input_ids[r.clone()].to_vec(),
+        token_type_ids: t.token_type_ids[r.clone()].to_vec(),
+        attention_mask: t.attention_mask[r].to_vec(),
+        lengths: t.lengths[rows].to_vec(),
+    }
+}
+
+/// Scores of queries `[B, h]` against passages `[B·g, h]`: all of them (`[B, B·g]`, in-batch
+/// negatives) or each query's own group (`[B, g]`).
+pub fn scores<B: burn::tensor::backend::Backend>(
+    q: Tensor<B, 2>,
+    p: Tensor<B, 2>,
+    group: usize,
+    in_batch: bool,
+) -> Tensor<B, 2> {
+    if in_batch {
+        return q.matmul(p.transpose());
+    }
+    let [b, h] = q.dims();
+    let p = p.reshape([b, group, h]);
+    (q.reshape([b, 1, h]) * p).sum_dim(2).reshape([b, group])
+}
+
+fn labels<B: burn::tensor::backend::Backend>(
+    batch: &TrainBatch,
+    device: &B::Device,
+) -> Tensor<B, 2, Int> {
+    Tensor::from_data(
+        TensorData::new(batch.labels.clone(), [batch.len(), batch.group_size]),
+        device,
+    )
+}
+
+/// Splits `n` queries over `devices` contiguous parts, each cut into chunks of `chunk` queries
+/// (`0`: whole parts). Returns (device index, query rows).
+pub fn plan(n: usize, devices: usize, chunk: usize) -> Vec<(usize, Range<usize>)> {
+    let devices = devices.max(1).min(n.max(1));
+    let mut out = Vec::new();
+    let mut start = 0;
+    for d in 0..devices {
+        let size = n / devices + usize::from(d < n % devices);
+        let end = start + size;
+        let step = if chunk == 0 { size.max(1) } else { chunk };
+        let mut a = start;
+        while a < end {
+            let b = (a + step).min(end);
+            out.push((d, a..b));
+            a = b;
+        }
+        start = end;
+    }
+    out
+}
+
+/// Computes the loss of `batch` over the whole batch and the gradient of the model.
+/// `replicas[d]` is the model on `devices[d]` (`replicas[0]` is the master).
+pub fn batch_gradients<B: AutodiffBackend + Ws2Backend>(
+    replicas: &[BiEncoderModel<B>],
+    options: &EncoderOptions,
+    batch: &TrainBatch,
+    objective: &Objective,
+    in_batch: bool,
+    devices: &[B::Device],
+    chunk: usize,
+) -> Result<StepResult, TrainError> {
+    let g = batch.group_size;
+    let parts = plan(batch.len(), devices.len(), chunk);
+    let main = &devices[0];
+    if parts.len() == 1 {
+        let model = &replicas[0];
+        let q = BiEncoder::forward(model, options, Side::Query, &batch.queries, main);
+        let p = BiEncoder::forward(model, options, Side::Passage, &batch.passages, main);
+        let loss = objective.forward(scores(q, p, g, in_batch), labels(batch, main))?;
+        let value = loss.clone().into_scalar().elem_f64();
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        return Ok(StepResult { loss: value, grads });
+    }
+    // Pass 1: embeddings without a graph, gathered on the first device.
+    let mut q_parts = Vec::new();
+    let mut p_parts = Vec::new();
+    for (d, rows) in &parts {
+        let inner = replicas[*d].valid();
+        let dev = &devices[*d];
+        let qt = slice_tokens(&batch.queries, rows.clone());
+        let pt = slice_tokens(&batch.passages, rows.start * g..rows.end * g);
+        let q = BiEncoder::forward(&inner, options, Side::Query, &qt, dev);
+        let p = BiEncoder::forward(&inner, options, Side::Passage, &pt, dev);
+        q_parts.push(q.to_device(main));
+        p_parts.push(p.to_device(main));
+    }
+    let q_all = Tensor::<B, 2>::from_inner(Tensor::cat(q_parts, 0)).require_grad();
+    let p_all = Tensor::<B, 2>::from_inner(Tensor::cat(p_parts, 0)).require_grad();
+    let loss = objective.forward(
+        scores(q_all.clone(), p_all.clone(), g, in_batch),
+        labels(batch, main),
+    )?;
+    let value = loss.clone().into_scalar().elem_f64();
+    let grads = loss.backward();
+    let gq = q_all.grad(&grads).expect("queries take part in the loss");
+    let gp = p_all.grad(&grads).expect("passages take part in the loss");
+    // Pass 2: per chunk, back-propagate the cached embedding gradients.
+    let mut acc = GradientsAccumulator::<BiEncoderModel<B>>::new();
+    for (d, rows) in &parts {
+        let model = &replicas[*d];
+        let dev = &devices[*d];
+        let qt = slice_tokens(&batch.queries, rows.clone());
+        let pt = slice_tokens(&batch.passages, rows.start * g..rows.end * g);
+        let q = BiEncoder::forward(model, options, Side::Query, &qt, dev);
+        let p = BiEncoder::forward(model, options, Side::Passage, &pt, dev);
+        let gq_c = Tensor::<B, 2>::from_inner(gq.clone().slice(rows.clone()).to_device(dev));
+        let gp_c = Tensor::<B, 2>::from_inner(
+            gp.clone()
+                .slice(rows.start * g..rows.end * g)
+                .to_device(dev),
+        );
+        let surrogate = (q * gq_c).sum() + (p * gp_c).sum();
+        let chunk_grads = GradientsParams::from_grads(surrogate.backward(), model);
+        acc.accumulate(&replicas[0], chunk_grads.to_device(main, model));
+    }
+    Ok(StepResult {
+        loss: value,
+        grads: acc.grads(),
+    })
+}
+
+trait ElemF64 {
+    fn elem_f64(self) -> f64;
+}
+
+impl<E: burn::tensor::Element> ElemF64 for E {
+    fn elem_f64(self) -> f64 {
+        burn::tensor::ElementConversion::elem::<f64>(self)
+    }
+}
