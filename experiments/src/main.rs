@@ -29,11 +29,14 @@ enum Command {
     Embed(commands::embed::Args),
     /// Evaluate a model on BEIR folders: exact search, nDCG@10, MRR@10, Recall@100.
     Evaluate(commands::evaluate::Args),
+    /// Write synthetic passages at relevance levels 3/2/1/0 for each query with an LLM server.
+    Generate(commands::generate::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),
+        Command::Generate(args) => commands::generate::run(args),
     }
 }

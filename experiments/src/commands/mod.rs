@@ -2,6 +2,7 @@
 
 pub mod embed;
 pub mod evaluate;
+pub mod generate;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,158 @@
+//! Prompts: a template with `{query}`, `{length}`, `{style}`, `{reading_level}` and
+//! `{hard_instruction}`, and per-query attributes drawn from configurable lists with a seeded
+//! generator (the same seed gives the same draws for the same query index).
+
+use std::path::PathBuf;
+
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::SynthError;
+
+/// The built-in template.
+pub const DEFAULT_TEMPLATE: &str = include_str!("../prompts/sycl_default.txt");
+
+/// Prompt settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PromptConfig {
+    /// Template file (`None`: the built-in one).
+    pub template: Option<PathBuf>,
+    /// Passage lengths in words to draw from.
+    pub lengths: Vec<u32>,
+    /// Writing styles / registers.
+    pub styles: Vec<String>,
+    /// Reading levels.
+    pub reading_levels: Vec<String>,
+    /// Fraction of queries whose lower levels are asked to stay topically close (hard).
+    pub hard_fraction: f64,
+    /// The extra instruction for those queries.
+    pub hard_instruction: String,
+    /// Seed of the attribute draws.
+    pub seed: u64,
+}
+
+impl Default for PromptConfig {
+    fn default() -> Self {
+        Self {
+            template: None,
+            lengths: vec![40, 60, 80, 100],
+            styles: [
+                "an encyclopedia entry",
+                "a forum answer",
+                "a news report",
+                "technical documentation",
+            ]
+            .map(String::from)
+            .to_vec(),
+            reading_levels: ["general", "college", "expert"].map(String::from).to_vec(),
+            hard_fraction: 0.5,
+            hard_instruction:
+                "Make level_2, level_1 and level_0 use the same vocabulary and topic \
+                               words as the query, so that only a careful reader can tell them \
+                               apart from level_3."
+                    .into(),
+            seed: 0,
+        }
+    }
+}
+
+/// Attributes drawn for one query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attributes {
+    /// Target words per passage.
+    pub length: u32,
+    /// Style.
+    pub style: String,
+    /// Reading level.
+    pub reading_level: String,
+    /// Hard lower levels asked for.
+    pub hard: bool,
+}
+
+/// A loaded template with its settings.
+#[derive(Debug, Clone)]
+pub struct Prompter {
+    config: PromptConfig,
+    template: String,
+}
+
+impl Prompter {
+    /// Loads the template and checks the lists and placeholders.
+    pub fn new(config: PromptConfig) -> Result<Self, SynthError> {
+        let template = match &config.template {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| SynthError::io(p, e))?,
+            None => DEFAULT_TEMPLATE.to_string(),
+        };
+        if !template.contains("{query}") {
+            return Err(SynthError::Config {
+                key: "template".into(),
+                detail: "the template has no `{query}` placeholder".into(),
+            });
+        }
+        for (key, empty) in [
+            ("lengths", config.lengths.is_empty()),
+            ("styles", config.styles.is_empty()),
+            ("reading_levels", config.reading_levels.is_empty()),
+        ] {
+            if empty {
+                return Err(SynthError::Config {
+                    key: key.into(),
+                    detail: "needs at least one value".into(),
+                });
+            }
+        }
+        if !(0.0..=1.0).contains(&config.hard_fraction) {
+            return Err(SynthError::Config {
+                key: "hard_fraction".into(),
+                detail: format!("must be in [0, 1], got {}", config.hard_fraction),
+            });
+        }
+        Ok(Self { config, template })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PromptConfig {
+        &self.config
+    }
+
+    /// Attributes of query number `index` (deterministic in seed and index).
+    pub fn attributes(&self, index: usize) -> Attributes {
+        let c = &self.config;
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(c.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64);
+        Attributes {
+            length: *c.lengths.choose(&mut rng).expect("checked non-empty"),
+            style: c
+                .styles
+                .choose(&mut rng)
+                .expect("checked non-empty")
+                .clone(),
+            reading_level: c
+                .reading_levels
+                .choose(&mut rng)
+                .expect("checked non-empty")
+                .clone(),
+            hard: rng.random_bool(c.hard_fraction),
+        }
+    }
+
+    /// The prompt for a query with its attributes.
+    pub fn render(&self, query: &str, a: &Attributes) -> String {
+        self.template
+            .replace("{query}", query)
+            .replace("{length}", &a.length.to_string())
+            .replace("{style}", &a.style)
+            .replace("{reading_level}", &a.reading_level)
+            .replace(
+                "{hard_instruction}",
+                if a.hard {
+                    &self.config.hard_instruction
+                } else {
+                    ""
+                },
+            )
+    }
+}
