@@ -42,3 +42,31 @@ pub fn encode_workers() -> usize {
         1
     }
 }
+
+/// Training backend: the selected backend with automatic differentiation.
+pub type TrainBackend = burn::backend::Autodiff<Backend>;
+
+/// `n` devices of the selected backend. CPU: `n` replicas on the host (the global batch is
+/// split between them exactly as between GPUs); CUDA: GPUs `0..n`; wgpu: discrete GPUs `0..n`.
+pub fn devices(n: usize) -> Vec<Device> {
+    (0..n.max(1)).map(nth_device).collect()
+}
+
+#[cfg(feature = "cuda")]
+fn nth_device(i: usize) -> Device {
+    burn::backend::cuda::CudaDevice { index: i }
+}
+
+#[cfg(all(feature = "wgpu", not(feature = "cuda")))]
+fn nth_device(i: usize) -> Device {
+    if i == 0 {
+        Device::default()
+    } else {
+        burn::backend::wgpu::WgpuDevice::DiscreteGpu(i)
+    }
+}
+
+#[cfg(not(any(feature = "wgpu", feature = "cuda")))]
+fn nth_device(_: usize) -> Device {
+    Device::default()
+}

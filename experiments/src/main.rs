@@ -2,6 +2,7 @@
 
 mod backend;
 mod commands;
+mod plots;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,17 @@ enum Command {
     Embed(commands::embed::Args),
     /// Evaluate a model on BEIR folders: exact search, nDCG@10, MRR@10, Recall@100.
     Evaluate(commands::evaluate::Args),
+    /// Fine-tune a bi-encoder from a TOML config (WS2, InfoNCE, ListNet, RankNet).
+    Train(commands::train::Args),
+    /// The README's CPU run: fine-tune on the shipped synthetic data with WS2 and InfoNCE,
+    /// evaluate base and both models, print one table.
+    Quickstart(commands::quickstart::Args),
+    /// Real graded judgements: Cranfield split by seed; WS2 (graded) vs InfoNCE (binarised) vs base.
+    Graded(commands::graded::Args),
+    /// One of the paper's four runs (train + evaluate) from `experiments/configs`.
+    Reproduce(commands::reproduce::Args),
+    /// Graded contexts from a real corpus: dense retrieval + rank bands, no LLM.
+    Mine(commands::mine::Args),
     /// Write synthetic passages at relevance levels 3/2/1/0 for each query with an LLM server.
     Generate(commands::generate::Args),
 }
@@ -38,5 +50,10 @@ fn main() -> anyhow::Result<()> {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),
         Command::Generate(args) => commands::generate::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Quickstart(args) => commands::quickstart::run(args),
+        Command::Graded(args) => commands::graded::run(args),
+        Command::Reproduce(args) => commands::reproduce::run(args),
+        Command::Mine(args) => commands::mine::run(args),
     }
 }

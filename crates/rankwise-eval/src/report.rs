@@ -52,6 +52,10 @@ pub struct Written {
     pub per_query: PathBuf,
     /// The markdown table.
     pub table: PathBuf,
+    /// Histogram of the top-k similarity scores.
+    pub top_k_plot: PathBuf,
+    /// Histograms of retrieved judged documents' scores per relevance level.
+    pub levels_plot: PathBuf,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -76,7 +80,10 @@ pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, 
         run: sibling(summary_path, ".run"),
         per_query: sibling(summary_path, ".per_query.json"),
         table: sibling(summary_path, ".md"),
+        top_k_plot: sibling(summary_path, ".topk.png"),
+        levels_plot: sibling(summary_path, ".levels.png"),
     };
+    write_plots(outcome, &w)?;
     write_atomic(&w.run, run_text(&outcome.run, "rankwise").as_bytes())?;
     write_atomic(&w.per_query, &json_bytes(&outcome.per_query))?;
     write_atomic(
@@ -85,4 +92,49 @@ pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, 
     )?;
     write_atomic(&w.summary, &json_bytes(&outcome.summary))?;
     Ok(w)
+}
+
+/// Score histograms (as the paper's figures 3 and 4): every retrieved score, and the scores of
+/// retrieved judged documents grouped by relevance level.
+fn write_plots(outcome: &Outcome, w: &Written) -> Result<(), EvalError> {
+    let plot_err = |e: rankwise_plot::PlotError| EvalError::Search(format!("plot: {e}"));
+    let all: Vec<f64> = outcome
+        .run
+        .iter()
+        .flat_map(|(_, hits)| hits.iter().map(|h| h.1 as f64))
+        .collect();
+    let title = format!(
+        "{} on {}: top-{} scores",
+        outcome.summary.model, outcome.summary.collection, outcome.summary.k
+    );
+    rankwise_plot::histogram(
+        &w.top_k_plot,
+        &title,
+        "similarity",
+        &[("retrieved", all)],
+        40,
+    )
+    .map_err(plot_err)?;
+    let mut by_level: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
+    for (q, hits) in &outcome.run {
+        let Some(judged) = outcome.qrels.get(q) else {
+            continue;
+        };
+        for (d, s) in hits {
+            if let Some(&g) = judged.get(d) {
+                by_level.entry(g).or_default().push(*s as f64);
+            }
+        }
+    }
+    let names: Vec<String> = by_level.keys().map(|g| format!("level {g}")).collect();
+    let groups: Vec<(&str, Vec<f64>)> = names
+        .iter()
+        .map(String::as_str)
+        .zip(by_level.into_values())
+        .collect();
+    let title = format!(
+        "{} on {}: judged scores by level",
+        outcome.summary.model, outcome.summary.collection
+    );
+    rankwise_plot::histogram(&w.levels_plot, &title, "similarity", &groups, 30).map_err(plot_err)
 }

@@ -227,10 +227,10 @@ impl TrainConfig {
         Ok(c)
     }
 
-    /// Reads a TOML file; relative paths are taken from the current directory.
+    /// Reads a TOML file; relative paths are resolved against the file's directory.
     pub fn read(path: &Path) -> Result<Self, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        Self::from_toml(&text, path, Path::new(""))
+        Self::from_toml(&text, path, path.parent().unwrap_or(Path::new("")))
     }
 
     /// Checks every value's range.

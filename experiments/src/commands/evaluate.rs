@@ -64,12 +64,79 @@ pub enum SimilarityArg {
     Cosine,
 }
 
+/// Evaluates the model folder `model_dir` on each dataset; writes `<out>` (one dataset) or
+/// `<stem>.<collection>.json` files plus a map in `<out>` (several). Returns the summaries.
+pub fn evaluate_model(
+    model_dir: &Path,
+    label: &str,
+    datasets: &[PathBuf],
+    settings: &EvalSettings,
+    output: &Path,
+) -> anyhow::Result<Vec<Summary>> {
+    let device = backend::device();
+    let encoder = BiEncoder::<backend::Backend>::load(model_dir, &device)
+        .with_context(|| format!("loading {}", model_dir.display()))?;
+    let several = datasets.len() > 1;
+    let mut summaries = Vec::new();
+    for dataset in datasets {
+        let outcome =
+            evaluate_dataset(&encoder, label, Some(model_dir), dataset, settings, &device)
+                .with_context(|| format!("evaluating on {}", dataset.display()))?;
+        let path = if several {
+            let stem = output.file_stem().unwrap_or_default().to_string_lossy();
+            output.with_file_name(format!("{stem}.{}.json", outcome.summary.collection))
+        } else {
+            output.to_path_buf()
+        };
+        let written = write_outcome(&outcome, &path)?;
+        eprintln!(
+            "{} on {}: nDCG@10 {:.4} · MRR@10 {:.4} · Recall@100 {:.4} · {} queries · {:.1} s -> {}",
+            label,
+            outcome.summary.collection,
+            outcome.summary.ndcg_10,
+            outcome.summary.mrr_10,
+            outcome.summary.recall_100,
+            outcome.summary.num_queries,
+            outcome.summary.timings_s.total,
+            written.summary.display()
+        );
+        summaries.push(outcome.summary);
+    }
+    if several {
+        let map: serde_json::Map<String, serde_json::Value> = summaries
+            .iter()
+            .map(|s| {
+                (
+                    s.collection.clone(),
+                    serde_json::to_value(s).expect("serialisable"),
+                )
+            })
+            .collect();
+        let mut bytes = serde_json::to_vec_pretty(&map)?;
+        bytes.push(b'\n');
+        rankwise_data::write_atomic(output, &bytes)?;
+        rankwise_data::write_atomic(
+            &output.with_extension("md"),
+            markdown_table(&summaries).as_bytes(),
+        )?;
+    }
+    Ok(summaries)
+}
+
+/// Settings for evaluating with the selected backend.
+pub fn default_settings(cache_dir: Option<PathBuf>) -> EvalSettings {
+    EvalSettings {
+        encode_workers: backend::encode_workers(),
+        batch_size: 16,
+        cache_dir,
+        progress: true,
+        ..Default::default()
+    }
+}
+
 /// Runs `evaluate`; returns the summaries.
 pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
     let model_dir = super::resolve_model(&args.model)?;
-    let device = backend::device();
-    let encoder = BiEncoder::<backend::Backend>::load(&model_dir, &device)
-        .with_context(|| format!("loading {}", model_dir.display()))?;
     let out_dir = args.output.parent().unwrap_or(Path::new(".")).to_path_buf();
     let settings = EvalSettings {
         split: args.split.clone(),
@@ -98,61 +165,12 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| args.model.clone());
-    let several = args.dataset.len() > 1;
-    let mut summaries = Vec::new();
-    for name in &args.dataset {
-        let dataset = super::resolve_dataset(name)?;
-        let outcome = evaluate_dataset(
-            &encoder,
-            &label,
-            Some(&model_dir),
-            &dataset,
-            &settings,
-            &device,
-        )
-        .with_context(|| format!("evaluating on {}", dataset.display()))?;
-        let path = if several {
-            let stem = args
-                .output
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy();
-            args.output
-                .with_file_name(format!("{stem}.{}.json", outcome.summary.collection))
-        } else {
-            args.output.clone()
-        };
-        let written = write_outcome(&outcome, &path)?;
-        eprintln!(
-            "{}: nDCG@10 {:.4} · MRR@10 {:.4} · Recall@100 {:.4} · {} queries · {:.1} s -> {}",
-            outcome.summary.collection,
-            outcome.summary.ndcg_10,
-            outcome.summary.mrr_10,
-            outcome.summary.recall_100,
-            outcome.summary.num_queries,
-            outcome.summary.timings_s.total,
-            written.summary.display()
-        );
-        summaries.push(outcome.summary);
-    }
-    if several {
-        let map: serde_json::Map<String, serde_json::Value> = summaries
-            .iter()
-            .map(|s| {
-                (
-                    s.collection.clone(),
-                    serde_json::to_value(s).expect("serialisable"),
-                )
-            })
-            .collect();
-        let mut bytes = serde_json::to_vec_pretty(&map)?;
-        bytes.push(b'\n');
-        rankwise_data::write_atomic(&args.output, &bytes)?;
-        rankwise_data::write_atomic(
-            &args.output.with_extension("md"),
-            markdown_table(&summaries).as_bytes(),
-        )?;
-    }
+    let datasets = args
+        .dataset
+        .iter()
+        .map(|d| super::resolve_dataset(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let summaries = evaluate_model(&model_dir, &label, &datasets, &settings, &args.output)?;
     println!("{}", markdown_table(&summaries));
     Ok(summaries)
 }

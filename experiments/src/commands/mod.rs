@@ -1,8 +1,14 @@
 //! One module per subcommand.
 
+pub mod common;
 pub mod embed;
 pub mod evaluate;
 pub mod generate;
+pub mod graded;
+pub mod mine;
+pub mod quickstart;
+pub mod reproduce;
+pub mod train;
 
 use std::path::PathBuf;
 

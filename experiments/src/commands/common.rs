@@ -1,0 +1,169 @@
+//! Pieces shared by the experiment commands: writing configs, training, evaluating, tables.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rankwise_data::{
+    BinaryConfig, DatasetConfig, MultiLevelConfig, PassageSelection, SourceConfig,
+};
+use rankwise_eval::{EvalSettings, Summary};
+use rankwise_train::{LossKind, TrainConfig};
+use serde::Serialize;
+
+/// One row of an experiment's results table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Run name.
+    pub run: String,
+    /// Training loss (`-` for the base model).
+    pub loss: String,
+    /// Evaluation.
+    pub summary: Summary,
+    /// Training seconds.
+    pub train_s: f64,
+}
+
+/// Writes a dataset config as TOML and returns its path.
+pub fn write_data_config(path: &Path, config: &DatasetConfig) -> anyhow::Result<PathBuf> {
+    let mut table = toml::Table::try_from(match config {
+        DatasetConfig::Multilevel(c) => toml::Value::try_from(c)?,
+        DatasetConfig::Binary(c) => toml::Value::try_from(c)?,
+    })?;
+    let kind = match config {
+        DatasetConfig::Multilevel(_) => "multilevel",
+        DatasetConfig::Binary(_) => "binary",
+    };
+    table.insert("kind".into(), toml::Value::String(kind.into()));
+    rankwise_data::write_atomic(path, toml::to_string(&table)?.as_bytes())?;
+    Ok(path.to_path_buf())
+}
+
+/// Multi-level data over one source (group 4, random selection).
+pub fn multilevel(source: SourceConfig, group_size: usize, seed: u64) -> DatasetConfig {
+    DatasetConfig::Multilevel(MultiLevelConfig {
+        sources: vec![source],
+        group_size,
+        passage_selection_strategy: PassageSelection::Random,
+        seed,
+    })
+}
+
+/// Binarised data from one graded source: level ≥ `threshold` positive, below negative.
+pub fn binarised(
+    source: SourceConfig,
+    threshold: f64,
+    group_size: usize,
+    seed: u64,
+) -> DatasetConfig {
+    let mut pos = source.clone();
+    pos.min_score = Some(threshold);
+    pos.score_transform = Some(1);
+    let mut neg = source;
+    neg.max_score = Some(threshold);
+    neg.score_transform = Some(0);
+    DatasetConfig::Binary(BinaryConfig {
+        positives: vec![pos],
+        negatives: vec![neg],
+        group_size,
+        seed,
+    })
+}
+
+/// Trains one run and evaluates its model on `eval_dataset`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_and_evaluate(
+    name: &str,
+    mut config: TrainConfig,
+    kind: LossKind,
+    data: PathBuf,
+    out: &Path,
+    eval_dataset: &Path,
+    settings: &EvalSettings,
+    progress: bool,
+) -> anyhow::Result<Row> {
+    config.loss.kind = kind;
+    config.data = data;
+    config.output_dir = out.join(name);
+    let t = Instant::now();
+    let trained = super::train::train_config(&config, 1, false, progress)?;
+    let train_s = t.elapsed().as_secs_f64();
+    let model = trained.model_dir.expect("finished runs export a model");
+    let summary = super::evaluate::evaluate_model(
+        &model,
+        name,
+        &[eval_dataset.to_path_buf()],
+        settings,
+        &out.join(format!("eval-{name}.json")),
+    )?
+    .remove(0);
+    Ok(Row {
+        run: name.into(),
+        loss: format!("{kind:?}").to_lowercase(),
+        summary,
+        train_s,
+    })
+}
+
+/// Evaluates the starting model.
+pub fn evaluate_base(
+    model: &Path,
+    out: &Path,
+    eval_dataset: &Path,
+    settings: &EvalSettings,
+) -> anyhow::Result<Row> {
+    let summary = super::evaluate::evaluate_model(
+        model,
+        "base",
+        &[eval_dataset.to_path_buf()],
+        settings,
+        &out.join("eval-base.json"),
+    )?
+    .remove(0);
+    Ok(Row {
+        run: "base".into(),
+        loss: "-".into(),
+        summary,
+        train_s: 0.0,
+    })
+}
+
+/// Markdown table of rows, with the command that produced it.
+pub fn table(rows: &[Row], command: &str) -> String {
+    let mut s = format!(
+        "Command: `{command}`\n\n| run | loss | collection | queries | nDCG@10 | MRR@10 | Recall@100 | train (s) | eval (s) |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.0} | {:.0} |\n",
+            r.run,
+            r.loss,
+            r.summary.collection,
+            r.summary.num_queries,
+            r.summary.ndcg_10,
+            r.summary.mrr_10,
+            r.summary.recall_100,
+            r.train_s,
+            r.summary.timings_s.total
+        ));
+    }
+    s
+}
+
+/// Writes `results.json` and `results.md` into `out` and prints the table.
+pub fn report(out: &Path, rows: &[Row], command: &str, seconds: f64) -> anyhow::Result<()> {
+    let json = serde_json::json!({"command": command, "wall_s": seconds, "rows": rows});
+    rankwise_data::write_atomic(
+        &out.join("results.json"),
+        serde_json::to_string_pretty(&json)?.as_bytes(),
+    )?;
+    let md = format!("{}\nWall time: {:.0} s\n", table(rows, command), seconds);
+    rankwise_data::write_atomic(&out.join("results.md"), md.as_bytes())?;
+    println!("{md}");
+    Ok(())
+}
+
+/// The command line as typed (for result tables).
+pub fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,154 @@
+//! `experiments reproduce <run>`: one of the paper's training runs (`experiments/configs`),
+//! then evaluation of the trained model on the collections of `configs/eval.toml`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use rankwise_eval::EvalSettings;
+use serde::Deserialize;
+
+use super::common::{Row, report};
+
+/// The paper's runs.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Run {
+    /// InfoNCE, real positive + 2 BM25 negatives (group 3).
+    RealBinary,
+    /// InfoNCE, synthetic levels ≥ 2 vs < 2 (group 3).
+    SynthBinary,
+    /// WS2 on the four synthetic levels (group 4).
+    SynthMultilevel,
+    /// WS2 on real + BM25 + synthetic (group 7).
+    SynthPlusReal,
+}
+
+impl Run {
+    fn file(self) -> &'static str {
+        match self {
+            Self::RealBinary => "real_binary",
+            Self::SynthBinary => "synth_binary",
+            Self::SynthMultilevel => "synth_multilevel",
+            Self::SynthPlusReal => "synth_plus_real",
+        }
+    }
+}
+
+/// Arguments of `reproduce`.
+#[derive(clap::Args)]
+#[command(after_help = "Example (4 GPUs x 16 queries, as in the paper):\n  \
+    cargo run -p experiments --release --features cuda -- reproduce synth-multilevel --devices 4")]
+pub struct Args {
+    /// Which run.
+    #[arg(value_enum)]
+    pub run: Run,
+    /// Folder with `<run>.toml` and `eval.toml`.
+    #[arg(long)]
+    pub configs: Option<PathBuf>,
+    /// Devices (the global batch is batch_size × devices).
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Override the model.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Override `max_steps`.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Override `batch_size`.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Evaluate only the first N queries of each collection.
+    #[arg(long)]
+    pub eval_max_queries: Option<usize>,
+    /// Continue a killed run.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// `eval.toml`: the collections a trained model is evaluated on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalConfig {
+    datasets: Vec<EvalDataset>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalDataset {
+    path: PathBuf,
+    #[serde(default = "test")]
+    split: String,
+}
+
+fn test() -> String {
+    "test".into()
+}
+
+/// Runs `reproduce`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let dir = args
+        .configs
+        .clone()
+        .unwrap_or_else(|| rankwise_assets::workspace_root().join("experiments/configs"));
+    let file = dir.join(format!("{}.toml", args.run.file()));
+    let train_args = super::train::Args {
+        config: file.clone(),
+        resume: args.resume,
+        devices: args.devices,
+        output_dir: None,
+        model: args.model.clone(),
+        loss: None,
+        lr: None,
+        batch_size: args.batch_size,
+        max_steps: args.max_steps,
+        quiet: false,
+    };
+    let config = train_args.config()?;
+    let trained = super::train::train_config(&config, args.devices, args.resume, true)?;
+    let model = trained.model_dir.expect("finished runs export a model");
+    let eval_file = dir.join("eval.toml");
+    let text = std::fs::read_to_string(&eval_file)
+        .with_context(|| format!("reading {}", eval_file.display()))?;
+    let eval: EvalConfig =
+        toml::from_str(&text).with_context(|| format!("{}", eval_file.display()))?;
+    let mut rows = Vec::new();
+    for d in eval.datasets {
+        let path = if d.path.is_relative() {
+            dir.join(&d.path)
+        } else {
+            d.path.clone()
+        };
+        let settings = EvalSettings {
+            split: d.split.clone(),
+            max_queries: args.eval_max_queries,
+            ..super::evaluate::default_settings(Some(config.output_dir.join("embedding-cache")))
+        };
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let out: &Path = &config.output_dir;
+        let summary = super::evaluate::evaluate_model(
+            &model,
+            args.run.file(),
+            std::slice::from_ref(&path),
+            &settings,
+            &out.join(format!("eval-{name}.json")),
+        )?
+        .remove(0);
+        rows.push(Row {
+            run: args.run.file().into(),
+            loss: format!("{:?}", config.loss.kind).to_lowercase(),
+            summary,
+            train_s: trained.seconds,
+        });
+    }
+    report(
+        &config.output_dir,
+        &rows,
+        &super::common::command_line(),
+        start.elapsed().as_secs_f64(),
+    )
+}

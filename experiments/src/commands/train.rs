@@ -1,0 +1,138 @@
+//! `experiments train`: fine-tune a bi-encoder from a TOML config.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use rankwise_train::{LossKind, RunControl, TrainConfig, TrainOutcome, train};
+
+use crate::backend;
+
+/// Arguments of `train`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+    experiments train --config experiments/configs/synth_multilevel.toml\n  \
+    experiments train --config my.toml --resume            # continue a killed run\n  \
+    experiments train --config my.toml --devices 4          # global batch = 4 x batch_size")]
+pub struct Args {
+    /// Training config (TOML; relative paths are taken from the file's folder).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Continue from the latest checkpoint in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Devices (GPUs, or CPU replicas); the global batch is batch_size × devices.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Override `output_dir`.
+    #[arg(long)]
+    pub output_dir: Option<PathBuf>,
+    /// Override `model`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Override `loss.kind`.
+    #[arg(long, value_enum)]
+    pub loss: Option<LossArg>,
+    /// Override `optimizer.lr`.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Override `batch_size` (queries per device).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Override `max_steps`.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Loss on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LossArg {
+    /// 2-Wasserstein list-wise loss.
+    Ws2,
+    /// InfoNCE.
+    Infonce,
+    /// ListNet.
+    Listnet,
+    /// RankNet.
+    Ranknet,
+}
+
+impl Args {
+    /// The config file with the command-line overrides applied.
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let mut c = TrainConfig::read(&self.config)?;
+        if let Some(o) = &self.output_dir {
+            c.output_dir = o.clone();
+        }
+        if let Some(m) = &self.model {
+            c.model = m.clone();
+        }
+        if let Some(l) = self.loss {
+            c.loss.kind = match l {
+                LossArg::Ws2 => LossKind::Ws2,
+                LossArg::Infonce => LossKind::Infonce,
+                LossArg::Listnet => LossKind::Listnet,
+                LossArg::Ranknet => LossKind::Ranknet,
+            };
+        }
+        if let Some(lr) = self.lr {
+            c.optimizer.lr = lr;
+        }
+        if let Some(b) = self.batch_size {
+            c.batch_size = b;
+        }
+        if self.max_steps.is_some() {
+            c.max_steps = self.max_steps;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Trains with `config` on `devices` devices of the selected backend; writes `train.log`
+/// beside the metrics.
+pub fn train_config(
+    config: &TrainConfig,
+    devices: usize,
+    resume: bool,
+    progress: bool,
+) -> anyhow::Result<TrainOutcome> {
+    let devs = backend::devices(devices);
+    let outcome = train::<backend::TrainBackend>(
+        config,
+        &devs,
+        &RunControl {
+            resume,
+            progress,
+            stop_after: None,
+        },
+    )
+    .with_context(|| format!("training into {}", config.output_dir.display()))?;
+    let log = format!(
+        "backend {} x{devices} · {} steps · {:.1} s · final loss {:.6}\n",
+        backend::NAME,
+        outcome.steps,
+        outcome.seconds,
+        outcome.losses.last().copied().unwrap_or(f64::NAN)
+    );
+    rankwise_data::write_atomic(&config.output_dir.join("train.log"), log.as_bytes())?;
+    crate::plots::training_curves(&config.output_dir)?;
+    Ok(outcome)
+}
+
+/// Runs `train`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let out = train_config(&config, args.devices, args.resume, !args.quiet)?;
+    println!(
+        "trained {} steps in {:.1} s; model: {}",
+        out.steps,
+        out.seconds,
+        out.model_dir
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    Ok(())
+}

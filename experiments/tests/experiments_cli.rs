@@ -1,0 +1,216 @@
+//! The experiment commands end to end in reduced mode (tiny model, two steps): `quickstart`,
+//! `graded`, and `reproduce` for each of the paper's four configs on a stand-in data folder
+//! with the paper's layout.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn experiments() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_experiments"))
+}
+
+fn tiny() -> PathBuf {
+    rankwise_assets::reference("encoder/tiny-bert").unwrap()
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{}\n{}",
+        cmd,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn rows(results: &Path) -> Vec<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+#[test]
+fn quickstart_and_graded_reduced() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = dir.path().join("qs");
+    run_ok(
+        experiments()
+            .args(["quickstart", "--smoke", "--model"])
+            .arg(tiny())
+            .arg("--output")
+            .arg(&qs),
+    );
+    let r = rows(&qs.join("results.json"));
+    assert_eq!(
+        r.iter()
+            .map(|r| r["run"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["base", "ws2", "infonce"]
+    );
+    for row in &r {
+        assert_eq!(row["summary"]["num_queries"], 5);
+        assert_eq!(row["summary"]["collection"], "med");
+    }
+    for f in [
+        "results.md",
+        "ws2/loss.png",
+        "ws2/lr.png",
+        "ws2/metrics.jsonl",
+        "ws2/model/model.safetensors",
+        "infonce/model/config.json",
+        "eval-ws2.topk.png",
+        "eval-ws2.levels.png",
+        "eval-base.run",
+    ] {
+        assert!(qs.join(f).is_file(), "{f}");
+    }
+    let metrics = std::fs::read_to_string(qs.join("ws2/metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2);
+
+    let gr = dir.path().join("graded");
+    run_ok(
+        experiments()
+            .args(["graded", "--smoke", "--model"])
+            .arg(tiny())
+            .arg("--output")
+            .arg(&gr),
+    );
+    let r = rows(&gr.join("results.json"));
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[1]["run"], "ws2-graded");
+    assert_eq!(r[1]["summary"]["collection"], "cranfield-split");
+    // The split is disjoint and covers every judged query.
+    let queries = |split: &str| -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(gr.join(format!("cranfield-split/qrels/{split}.tsv")))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect()
+    };
+    let (train, test) = (queries("train"), queries("test"));
+    assert!(train.is_disjoint(&test));
+    assert_eq!(train.len() + test.len(), 225);
+    assert!(train.len() > test.len());
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// `root/{experiments/configs, datasets/{configs, msmarco, synthetic}, models/contriever}`.
+fn stand_in(root: &Path) {
+    let repo = rankwise_assets::workspace_root();
+    for name in [
+        "real_binary",
+        "synth_binary",
+        "synth_multilevel",
+        "synth_plus_real",
+    ] {
+        for (from, to) in [
+            ("experiments/configs", "experiments/configs"),
+            ("datasets/configs", "datasets/configs"),
+        ] {
+            let text =
+                std::fs::read_to_string(repo.join(from).join(format!("{name}.toml"))).unwrap();
+            write(&root.join(to).join(format!("{name}.toml")), &text);
+        }
+    }
+    write(
+        &root.join("experiments/configs/eval.toml"),
+        "[[datasets]]\npath = \"../../datasets/msmarco\"\nsplit = \"dev\"\n",
+    );
+    std::fs::create_dir_all(root.join("models/contriever")).unwrap();
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(tiny().join(f), root.join("models/contriever").join(f)).unwrap();
+    }
+    let n = 20;
+    let queries: String = (0..n)
+        .map(|q| format!("{{\"_id\": \"{q}\", \"text\": \"query {q}\"}}\n"))
+        .collect();
+    let mut corpus = String::new();
+    let (mut train, mut dev, mut bm25) = (String::new(), String::new(), String::new());
+    for q in 0..n {
+        corpus.push_str(&format!(
+            "{{\"_id\": \"p{q}\", \"title\": \"t\", \"text\": \"positive {q}\"}}\n"
+        ));
+        train.push_str(&format!("{q}\tp{q}\t1\n"));
+        dev.push_str(&format!("{q}\tp{q}\t1\n"));
+        for k in 0..3 {
+            corpus.push_str(&format!(
+                "{{\"_id\": \"n{q}_{k}\", \"text\": \"negative {q} {k}\"}}\n"
+            ));
+            bm25.push_str(&format!("{q}\tn{q}_{k}\t{}\n", 10 - k));
+        }
+    }
+    let header = "query-id\tcorpus-id\tscore\n";
+    let ms = root.join("datasets/msmarco");
+    write(&ms.join("corpus.jsonl"), &corpus);
+    write(&ms.join("queries.jsonl"), &queries);
+    write(&ms.join("qrels/train.tsv"), &format!("{header}{train}"));
+    write(&ms.join("qrels/dev.tsv"), &format!("{header}{dev}"));
+    write(
+        &ms.join("qrels/bm25_negatives.tsv"),
+        &format!("{header}{bm25}"),
+    );
+    let mut corpus = String::new();
+    let mut qrels = String::from(header);
+    for q in 0..n {
+        for l in 0..4 {
+            corpus.push_str(&format!(
+                "{{\"_id\": \"{q}-L{l}\", \"text\": \"synthetic {q} level {l}\"}}\n"
+            ));
+            qrels.push_str(&format!("{q}\t{q}-L{l}\t{l}\n"));
+        }
+    }
+    let syn = root.join("datasets/synthetic");
+    write(&syn.join("corpus.jsonl"), &corpus);
+    write(&syn.join("queries.jsonl"), &queries);
+    write(&syn.join("qrels/train.tsv"), &qrels);
+}
+
+#[test]
+fn the_four_paper_configs_run_end_to_end_on_stand_in_data() {
+    let dir = tempfile::tempdir().unwrap();
+    stand_in(dir.path());
+    let configs = dir.path().join("experiments/configs");
+    for (run, name, loss) in [
+        ("real-binary", "real_binary", "infonce"),
+        ("synth-binary", "synth_binary", "infonce"),
+        ("synth-multilevel", "synth_multilevel", "ws2"),
+        ("synth-plus-real", "synth_plus_real", "ws2"),
+    ] {
+        run_ok(
+            experiments()
+                .args([
+                    "reproduce",
+                    run,
+                    "--max-steps",
+                    "2",
+                    "--batch-size",
+                    "2",
+                    "--eval-max-queries",
+                    "3",
+                    "--configs",
+                ])
+                .arg(&configs),
+        );
+        let out = dir.path().join("runs").join(name);
+        let r = rows(&out.join("results.json"));
+        assert_eq!(r[0]["loss"], loss, "{name}");
+        assert_eq!(r[0]["summary"]["collection"], "msmarco");
+        let resolved = std::fs::read_to_string(out.join("config.resolved.toml")).unwrap();
+        assert!(
+            resolved.contains("grad_accumulation = 4"),
+            "{name}: paper settings kept"
+        );
+        let steps = std::fs::read_to_string(out.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(steps, 2, "{name}");
+        assert!(out.join("model/model.safetensors").is_file());
+    }
+}
