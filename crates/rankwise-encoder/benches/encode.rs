@@ -43,9 +43,11 @@ fn throughput<B: Backend>(model: &Path, refs: &[&str]) -> f64 {
         |_| {},
     )
     .unwrap();
+    // Whole batches on every core, as `experiments evaluate` does on the CPU backend.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let start = Instant::now();
     let out = enc
-        .embed_sorted(Side::Passage, refs, BATCH, &device, |_| {})
+        .embed_sorted_parallel(Side::Passage, refs, BATCH, workers, &device, |_| {})
         .unwrap();
     assert_eq!(out.len(), refs.len() * 384);
     refs.len() as f64 / start.elapsed().as_secs_f64()

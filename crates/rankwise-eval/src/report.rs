@@ -94,8 +94,8 @@ pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, 
     Ok(w)
 }
 
-/// Score histograms (as the paper's figures 3 and 4): every retrieved score, and the scores of
-/// retrieved judged documents grouped by relevance level.
+/// Score histograms (as the paper's figures 3 and 4): every retrieved score, and the retrieved
+/// documents' scores grouped by relevance level (plus the unjudged ones).
 fn write_plots(outcome: &Outcome, w: &Written) -> Result<(), EvalError> {
     let plot_err = |e: rankwise_plot::PlotError| EvalError::Search(format!("plot: {e}"));
     let all: Vec<f64> = outcome
@@ -116,21 +116,24 @@ fn write_plots(outcome: &Outcome, w: &Written) -> Result<(), EvalError> {
     )
     .map_err(plot_err)?;
     let mut by_level: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
+    let mut unjudged = Vec::new();
     for (q, hits) in &outcome.run {
         let Some(judged) = outcome.qrels.get(q) else {
             continue;
         };
         for (d, s) in hits {
-            if let Some(&g) = judged.get(d) {
-                by_level.entry(g).or_default().push(*s as f64);
+            match judged.get(d) {
+                Some(&g) => by_level.entry(g).or_default().push(*s as f64),
+                None => unjudged.push(*s as f64),
             }
         }
     }
-    let names: Vec<String> = by_level.keys().map(|g| format!("level {g}")).collect();
+    let mut names: Vec<String> = by_level.keys().map(|g| format!("level {g}")).collect();
+    names.push("not judged".into());
     let groups: Vec<(&str, Vec<f64>)> = names
         .iter()
         .map(String::as_str)
-        .zip(by_level.into_values())
+        .zip(by_level.into_values().chain([unjudged]))
         .collect();
     let title = format!(
         "{} on {}: judged scores by level",
