@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use rankwise_data::{GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig};
+use rankwise_data::{
+    GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
+};
 
 #[test]
 fn generate_with_a_real_llm_and_load_the_output() {
@@ -28,8 +30,28 @@ fn generate_with_a_real_llm_and_load_the_output() {
     std::fs::write(&qfile, queries).unwrap();
     let out = dir.path().join("synthetic");
     let status = Command::new(env!("CARGO_BIN_EXE_experiments"))
-        .args(["generate", "--quiet", "--concurrency", "1", "--attempts", "4", "--limit", "6", "--seed", "1"])
-        .args(["--lengths", "40,60", "--timeout", "60", "--model", "smollm2", "--base-url", &url])
+        .args([
+            "generate",
+            "--quiet",
+            "--concurrency",
+            "1",
+            "--attempts",
+            "4",
+            "--limit",
+            "6",
+            "--seed",
+            "1",
+        ])
+        .args([
+            "--lengths",
+            "40,60",
+            "--timeout",
+            "60",
+            "--model",
+            "smollm2",
+            "--base-url",
+            &url,
+        ])
         .arg("--queries")
         .arg(&qfile)
         .arg("--out")
@@ -40,7 +62,11 @@ fn generate_with_a_real_llm_and_load_the_output() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let generated = summary["generated"].as_u64().unwrap() as usize;
-    assert_eq!(generated + summary["failed"].as_u64().unwrap() as usize, 6, "{summary}");
+    assert_eq!(
+        generated + summary["failed"].as_u64().unwrap() as usize,
+        6,
+        "{summary}"
+    );
     assert!(generated >= 1, "{summary}");
     assert!(summary["completion_tokens"].as_u64().unwrap() > 0);
     let d = MultiLevelDataset::load(MultiLevelConfig {
@@ -58,7 +84,16 @@ fn generate_with_a_real_llm_and_load_the_output() {
     }
     // Running again skips every finished query.
     let again = Command::new(env!("CARGO_BIN_EXE_experiments"))
-        .args(["generate", "--quiet", "--limit", "6", "--model", "smollm2", "--base-url", &url])
+        .args([
+            "generate",
+            "--quiet",
+            "--limit",
+            "6",
+            "--model",
+            "smollm2",
+            "--base-url",
+            &url,
+        ])
         .arg("--queries")
         .arg(&qfile)
         .arg("--out")

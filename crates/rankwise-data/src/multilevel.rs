@@ -125,7 +125,7 @@ impl GroupedDataset for MultiLevelDataset {
         let mut picks: Vec<Pick> = merge(&self.sources, q, &mut rng);
         match self.config.passage_selection_strategy {
             PassageSelection::Random => picks.shuffle(&mut rng),
-            PassageSelection::MostRelevant => picks.sort_by(|a, b| b.level.cmp(&a.level)),
+            PassageSelection::MostRelevant => picks.sort_by_key(|p| std::cmp::Reverse(p.level)),
         }
         let chosen = cycle_to(&picks, self.config.group_size);
         let doc = |p: &Pick| &self.sources[p.source].corpus;

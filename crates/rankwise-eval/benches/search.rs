@@ -12,7 +12,10 @@ use std::time::Instant;
 use rankwise_eval::{Embeddings, Similarity, evaluate, search};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -28,7 +31,12 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 }
 
 fn main() {
-    let (nd, nq, dim, k) = (env("RANKWISE_BENCH_DOCS", 100_000), env("RANKWISE_BENCH_QUERIES", 1_000), 384, 100);
+    let (nd, nq, dim, k) = (
+        env("RANKWISE_BENCH_DOCS", 100_000),
+        env("RANKWISE_BENCH_QUERIES", 1_000),
+        384,
+        100,
+    );
     let docs = Embeddings::new(nd, dim, values(nd * dim, 1)).unwrap();
     let queries = Embeddings::new(nq, dim, values(nq * dim, 2)).unwrap();
     // Qrels: 5 random relevant documents per query.
@@ -36,7 +44,10 @@ fn main() {
     for q in 0..nq {
         let m = qrels.entry(format!("q{q}")).or_default();
         for j in 0..5 {
-            m.insert(format!("d{}", (q * 7919 + j * 104_729) % nd), 1 + (j % 3) as i64);
+            m.insert(
+                format!("d{}", (q * 7919 + j * 104_729) % nd),
+                1 + (j % 3) as i64,
+            );
         }
     }
     let mut times = Vec::new();
@@ -47,7 +58,14 @@ fn main() {
         let run: HashMap<String, Vec<(String, f64)>> = hits
             .iter()
             .enumerate()
-            .map(|(q, h)| (format!("q{q}"), h.iter().map(|x| (format!("d{}", x.doc), x.score as f64)).collect()))
+            .map(|(q, h)| {
+                (
+                    format!("q{q}"),
+                    h.iter()
+                        .map(|x| (format!("d{}", x.doc), x.score as f64))
+                        .collect(),
+                )
+            })
             .collect();
         let ev = evaluate(&qrels, &run, 1, &[10, 100]);
         times.push(t.elapsed().as_secs_f64());
@@ -55,10 +73,13 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     let ours = times[1];
-    println!("rankwise search+metrics: {nd} x {dim} docs, {nq} queries, k={k}: median {ours:.3} s (check {checksum:.6})");
+    println!(
+        "rankwise search+metrics: {nd} x {dim} docs, {nq} queries, k={k}: median {ours:.3} s (check {checksum:.6})"
+    );
 
     let python = std::env::var("RANKWISE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_search_numpy.py");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/bench_search_numpy.py");
     let dir = std::env::temp_dir().join(format!("rankwise-search-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (name, e) in [("docs.f32", &docs), ("queries.f32", &queries)] {
@@ -70,17 +91,36 @@ fn main() {
     let out = std::process::Command::new(&python)
         .arg(&script)
         .arg(&dir)
-        .args([nd.to_string(), nq.to_string(), dim.to_string(), k.to_string()])
+        .args([
+            nd.to_string(),
+            nq.to_string(),
+            dim.to_string(),
+            k.to_string(),
+        ])
         .output();
     let _ = std::fs::remove_dir_all(&dir);
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
-            let numpy: f64 = text.trim().lines().last().and_then(|l| l.parse().ok()).expect("seconds");
+            let numpy: f64 = text
+                .trim()
+                .lines()
+                .last()
+                .and_then(|l| l.parse().ok())
+                .expect("seconds");
             println!("numpy matmul+argpartition+sort: median {numpy:.3} s");
-            println!("ratio numpy / rankwise: {:.2}x (>1 means rankwise is faster)", numpy / ours);
+            println!(
+                "ratio numpy / rankwise: {:.2}x (>1 means rankwise is faster)",
+                numpy / ours
+            );
         }
-        Ok(o) => println!("numpy reference not run: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+        Ok(o) => println!(
+            "numpy reference not run: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
         Err(e) => println!("numpy reference not run: {python}: {e}"),
     }
 }

@@ -111,7 +111,7 @@ impl ChatClient {
             })?),
             None => None,
         };
-        if !(config.timeout_s > 0.0) || config.max_attempts == 0 {
+        if config.timeout_s.is_nan() || config.timeout_s <= 0.0 || config.max_attempts == 0 {
             return Err(SynthError::Config {
                 key: "timeout_s / max_attempts".into(),
                 detail: "need a positive timeout and at least one attempt".into(),

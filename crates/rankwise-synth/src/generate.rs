@@ -273,13 +273,13 @@ pub fn generate(
     if let Some(e) = write_error {
         return Err(e);
     }
-    for level in 0..4 {
-        let n = summary.passages_per_level[level];
-        summary.mean_words_per_level[level] = if n > 0 {
-            words[level] as f64 / n as f64
-        } else {
-            0.0
-        };
+    for ((mean, &n), &w) in summary
+        .mean_words_per_level
+        .iter_mut()
+        .zip(&summary.passages_per_level)
+        .zip(&words)
+    {
+        *mean = if n > 0 { w as f64 / n as f64 } else { 0.0 };
     }
     summary.seconds = start.elapsed().as_secs_f64();
     let mut bytes = serde_json::to_vec_pretty(&summary).expect("serialisable");

@@ -255,7 +255,7 @@ fn killed_run_resumes_without_loss_or_duplicates() {
         .append(true)
         .open(out.join("qrels/train.tsv"))
         .unwrap();
-    write!(qrels, "q3\tq3-L3\t3\n").unwrap();
+    writeln!(qrels, "q3\tq3-L3\t3").unwrap();
     let mut generation = std::fs::OpenOptions::new()
         .append(true)
         .open(out.join("generation.jsonl"))

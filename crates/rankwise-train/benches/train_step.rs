@@ -18,7 +18,10 @@ use rankwise_train::{LossSettings, Objective};
 type B = Autodiff<NdArray>;
 
 fn main() {
-    let steps: usize = std::env::var("RANKWISE_BENCH_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let steps: usize = std::env::var("RANKWISE_BENCH_STEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let model_dir = rankwise_assets::model("all-MiniLM-L6-v2").unwrap();
     let scifact = rankwise_assets::dataset("scifact").unwrap();
     let corpus = read_corpus(&scifact.join("corpus.jsonl")).unwrap();
@@ -46,13 +49,25 @@ fn main() {
             .collect()
     };
     let objective = Objective::new(&LossSettings::default());
-    let mut optim = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.0).init::<B, BiEncoderModel<B>>();
+    let mut optim = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(0.0)
+        .init::<B, BiEncoderModel<B>>();
     let mut model = encoder.model.clone();
     let (mut secs, mut tokens) = (0.0, 0usize);
     for step in 0..=steps {
         let batch = batcher.tokenize(&items(step)).unwrap();
         let t = Instant::now();
-        let r = batch_gradients(&[model.clone()], &encoder.options, &batch, &objective, true, &[device], 0).unwrap();
+        let r = batch_gradients(
+            &[model.clone()],
+            &encoder.options,
+            &batch,
+            &objective,
+            true,
+            &[device],
+            0,
+        )
+        .unwrap();
         let mut grads = r.grads;
         clip_grad_norm::<B, _>(&model, &mut grads, 1.0);
         model = optim.step(1e-5, model, grads);
@@ -61,7 +76,12 @@ fn main() {
             secs += dt;
             tokens += batch.tokens();
         }
-        println!("step {step}: loss {:.6} {:.2} s{}", r.loss, dt, if step == 0 { " (warm-up)" } else { "" });
+        println!(
+            "step {step}: loss {:.6} {:.2} s{}",
+            r.loss,
+            dt,
+            if step == 0 { " (warm-up)" } else { "" }
+        );
     }
     let qps = (steps * b) as f64 / secs;
     println!(
@@ -71,14 +91,35 @@ fn main() {
         secs / steps as f64
     );
     let python = std::env::var("RANKWISE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_train_torch.py");
-    match std::process::Command::new(&python).arg(&script).arg(&model_dir).arg(&scifact).arg(steps.to_string()).output() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_train_torch.py");
+    match std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&model_dir)
+        .arg(&scifact)
+        .arg(steps.to_string())
+        .output()
+    {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
-            let torch: f64 = text.trim().lines().last().and_then(|l| l.parse().ok()).expect("queries/s");
-            println!("PyTorch: {torch:.3} queries/s; ratio rankwise / PyTorch: {:.2}x", qps / torch);
+            let torch: f64 = text
+                .trim()
+                .lines()
+                .last()
+                .and_then(|l| l.parse().ok())
+                .expect("queries/s");
+            println!(
+                "PyTorch: {torch:.3} queries/s; ratio rankwise / PyTorch: {:.2}x",
+                qps / torch
+            );
         }
-        Ok(o) => println!("PyTorch reference not run: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")),
+        Ok(o) => println!(
+            "PyTorch reference not run: {}",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ),
         Err(e) => println!("PyTorch reference not run: {python}: {e}"),
     }
 }

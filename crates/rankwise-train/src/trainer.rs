@@ -112,7 +112,7 @@ fn truncate_log(path: &Path, step: u64) -> Result<(), TrainError> {
 /// The order of the dataset's items in `epoch`.
 pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xDA7A_0bde ^ epoch.wrapping_mul(0x9E37_79B9));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xDA7A_0BDE ^ epoch.wrapping_mul(0x9E37_79B9));
     order.shuffle(&mut rng);
     order
 }
@@ -307,7 +307,7 @@ pub fn train<B: AutodiffBackend + Ws2Backend>(
         };
         if let Some(ev) = &config.eval
             && ev.every_steps > 0
-            && (state.step % ev.every_steps == 0 || state.step == total)
+            && (state.step.is_multiple_of(ev.every_steps) || state.step == total)
         {
             let view = encoder.with_model(model.valid());
             let settings = EvalSettings {
@@ -325,7 +325,7 @@ pub fn train<B: AutodiffBackend + Ws2Backend>(
             line.queries_per_s
         ));
         pb.set_position(state.step);
-        let due = config.checkpoint_every > 0 && state.step % config.checkpoint_every == 0;
+        let due = config.checkpoint_every > 0 && state.step.is_multiple_of(config.checkpoint_every);
         if due || state.step == total {
             last_checkpoint = Some(checkpoint::save::<B, _, _>(
                 out,

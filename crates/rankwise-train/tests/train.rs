@@ -241,7 +241,7 @@ fn gradcache_over_two_devices_equals_one_pass() {
         });
         let model = encoder.model.clone();
         let one = batch_gradients(
-            &[model.clone()],
+            std::slice::from_ref(&model),
             &encoder.options,
             &batch,
             &objective,
