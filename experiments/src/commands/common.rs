@@ -69,6 +69,35 @@ pub fn binarised(
     })
 }
 
+/// The small-run settings `quickstart` and `graded` share: batch 8, query length 64, τ = 0.05
+/// (MiniLM's embeddings are unit vectors), lr 2e-5 with 10 % warm-up; with `smoke`, 2 steps of
+/// 2 queries and 5 evaluation queries. Returns the training config and evaluation settings.
+pub fn small_run(
+    model: &Path,
+    data: &Path,
+    out: &Path,
+    passage_max_length: usize,
+    seed: u64,
+    smoke: bool,
+) -> (TrainConfig, EvalSettings) {
+    let mut config = TrainConfig::new(model, data, out);
+    config.batch_size = 8;
+    config.query_max_length = 64;
+    config.passage_max_length = passage_max_length;
+    config.loss.temperature = 0.05;
+    config.optimizer.lr = 2e-5;
+    config.optimizer.warmup_ratio = 0.1;
+    config.seed = seed;
+    let mut settings = super::evaluate::default_settings(Some(out.join("embedding-cache")));
+    if smoke {
+        config.batch_size = 2;
+        config.max_steps = Some(2);
+        settings.max_queries = Some(5);
+        settings.progress = false;
+    }
+    (config, settings)
+}
+
 /// Trains one run and evaluates its model on `eval_dataset`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_and_evaluate(

@@ -47,6 +47,9 @@ pub struct Args {
     /// Do not read or write the embedding cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Judged grade counted as relevant for MRR, recall, MAP and P (nDCG uses every grade).
+    #[arg(long, default_value_t = 1)]
+    pub relevance_level: i64,
     /// Evaluate only the first N judged queries (smoke runs).
     #[arg(long)]
     pub max_queries: Option<usize>,
@@ -147,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         },
         batch_size: args.batch_size,
         encode_workers: backend::encode_workers(),
+        relevance_level: args.relevance_level,
         extra_cutoffs: args.cutoffs.clone(),
         cache_dir: if args.no_cache {
             None

@@ -9,10 +9,10 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rankwise_data::{SourceConfig, read_qrels};
-use rankwise_train::{LossKind, TrainConfig};
+use rankwise_train::LossKind;
 
 use super::common::{
-    binarised, evaluate_base, multilevel, report, train_and_evaluate, write_data_config,
+    binarised, evaluate_base, multilevel, report, small_run, train_and_evaluate, write_data_config,
 };
 
 /// Arguments of `graded`.
@@ -80,22 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &out.join("data-binary.toml"),
         &binarised(source, 2.0, 4, args.seed),
     )?;
-    let mut config = TrainConfig::new(&model, &ml, &out);
-    config.batch_size = 8;
+    let (mut config, settings) = small_run(&model, &ml, &out, 256, args.seed, args.smoke);
     config.epochs = args.epochs;
-    config.query_max_length = 64;
-    config.passage_max_length = 256;
-    config.loss.temperature = 0.05;
-    config.optimizer.lr = 2e-5;
-    config.optimizer.warmup_ratio = 0.1;
-    config.seed = args.seed;
-    let mut settings = super::evaluate::default_settings(Some(out.join("embedding-cache")));
-    if args.smoke {
-        config.batch_size = 2;
-        config.max_steps = Some(2);
-        settings.max_queries = Some(5);
-        settings.progress = false;
-    }
     let progress = !args.smoke;
     let results = vec![
         evaluate_base(&model, &out, &split, &settings)?,

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use rankwise_data::SourceConfig;
-use rankwise_train::{LossKind, TrainConfig};
+use rankwise_train::LossKind;
 
 use super::common::{
-    binarised, evaluate_base, multilevel, report, train_and_evaluate, write_data_config,
+    binarised, evaluate_base, multilevel, report, small_run, train_and_evaluate, write_data_config,
 };
 
 /// Arguments of `quickstart`.
@@ -52,22 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &multilevel(source.clone(), 4, 7),
     )?;
     let bin = write_data_config(&out.join("data-binary.toml"), &binarised(source, 2.0, 3, 7))?;
-    let mut config = TrainConfig::new(&model, &ml, out);
-    // Short synthetic passages; MiniLM's embeddings are unit vectors, so a small temperature.
-    config.batch_size = 8;
-    config.query_max_length = 64;
-    config.passage_max_length = 128;
-    config.loss.temperature = 0.05;
-    config.optimizer.lr = 2e-5;
-    config.optimizer.warmup_ratio = 0.1;
-    config.seed = 7;
-    let mut settings = super::evaluate::default_settings(Some(out.join("embedding-cache")));
-    if args.smoke {
-        config.batch_size = 2;
-        config.max_steps = Some(2);
-        settings.max_queries = Some(5);
-        settings.progress = false;
-    }
+    let (config, settings) = small_run(&model, &ml, out, 128, 7, args.smoke);
     let progress = !args.smoke;
     let rows = vec![
         evaluate_base(&model, out, &eval, &settings)?,
