@@ -163,7 +163,6 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         },
         max_queries: args.max_queries,
         progress: !args.quiet,
-        ..Default::default()
     };
     let label = model_dir
         .file_name()
