@@ -13,7 +13,7 @@ use std::ops::Range;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rankwise_data::TrainBatch;
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side, TokenBatch};
 use rankwise_loss::Ws2Backend;
@@ -109,7 +109,7 @@ pub fn batch_gradients<B: AutodiffBackend + Ws2Backend>(
         let q = BiEncoder::forward(model, options, Side::Query, &batch.queries, main);
         let p = BiEncoder::forward(model, options, Side::Passage, &batch.passages, main);
         let loss = objective.forward(scores(q, p, g, in_batch), labels(batch, main))?;
-        let value = loss.clone().into_scalar().elem_f64();
+        let value = loss.clone().into_scalar().elem::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), model);
         return Ok(StepResult { loss: value, grads });
     }
@@ -132,7 +132,7 @@ pub fn batch_gradients<B: AutodiffBackend + Ws2Backend>(
         scores(q_all.clone(), p_all.clone(), g, in_batch),
         labels(batch, main),
     )?;
-    let value = loss.clone().into_scalar().elem_f64();
+    let value = loss.clone().into_scalar().elem::<f64>();
     let grads = loss.backward();
     let gq = q_all.grad(&grads).expect("queries take part in the loss");
     let gp = p_all.grad(&grads).expect("passages take part in the loss");
@@ -159,14 +159,4 @@ pub fn batch_gradients<B: AutodiffBackend + Ws2Backend>(
         loss: value,
         grads: acc.grads(),
     })
-}
-
-trait ElemF64 {
-    fn elem_f64(self) -> f64;
-}
-
-impl<E: burn::tensor::Element> ElemF64 for E {
-    fn elem_f64(self) -> f64 {
-        burn::tensor::ElementConversion::elem::<f64>(self)
-    }
 }

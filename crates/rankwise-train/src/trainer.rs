@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -243,7 +243,7 @@ pub fn train<B: AutodiffBackend + Ws2Backend>(
                 }
             })
             .collect();
-        let mut grads: Option<GradientsParams> = None;
+        let mut accumulator = GradientsAccumulator::<BiEncoderModel<B>>::new();
         let mut loss_sum = 0.0;
         let mut tokens = 0;
         for micro in 0..config.grad_accumulation {
@@ -272,18 +272,9 @@ pub fn train<B: AutodiffBackend + Ws2Backend>(
                 });
             }
             loss_sum += r.loss;
-            grads = Some(match grads {
-                None => r.grads,
-                Some(mut acc) => {
-                    let mut accumulator =
-                        burn::optim::GradientsAccumulator::<BiEncoderModel<B>>::new();
-                    accumulator.accumulate(&model, std::mem::take(&mut acc));
-                    accumulator.accumulate(&model, r.grads);
-                    accumulator.grads()
-                }
-            });
+            accumulator.accumulate(&model, r.grads);
         }
-        let mut grads = grads.expect("at least one micro-batch");
+        let mut grads = accumulator.grads();
         if config.grad_accumulation > 1 {
             scale_grads::<B, _>(&model, &mut grads, 1.0 / config.grad_accumulation as f64);
         }

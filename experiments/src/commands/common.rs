@@ -25,16 +25,8 @@ pub struct Row {
 
 /// Writes a dataset config as TOML and returns its path.
 pub fn write_data_config(path: &Path, config: &DatasetConfig) -> anyhow::Result<PathBuf> {
-    let mut table = toml::Table::try_from(match config {
-        DatasetConfig::Multilevel(c) => toml::Value::try_from(c)?,
-        DatasetConfig::Binary(c) => toml::Value::try_from(c)?,
-    })?;
-    let kind = match config {
-        DatasetConfig::Multilevel(_) => "multilevel",
-        DatasetConfig::Binary(_) => "binary",
-    };
-    table.insert("kind".into(), toml::Value::String(kind.into()));
-    rankwise_data::write_atomic(path, toml::to_string(&table)?.as_bytes())?;
+    // `DatasetConfig` is tagged by `kind`, so it serialises to the file format it is read from.
+    rankwise_data::write_atomic(path, toml::to_string(config)?.as_bytes())?;
     Ok(path.to_path_buf())
 }
 

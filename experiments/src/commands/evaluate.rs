@@ -141,6 +141,15 @@ pub fn default_settings(cache_dir: Option<PathBuf>) -> EvalSettings {
 pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
     let model_dir = super::resolve_model(&args.model)?;
     let out_dir = args.output.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        Some(
+            args.cache_dir
+                .clone()
+                .unwrap_or_else(|| out_dir.join("embedding-cache")),
+        )
+    };
     let settings = EvalSettings {
         split: args.split.clone(),
         k: args.k,
@@ -149,20 +158,11 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
             SimilarityArg::Cosine => Similarity::Cosine,
         },
         batch_size: args.batch_size,
-        encode_workers: backend::encode_workers(),
         relevance_level: args.relevance_level,
         extra_cutoffs: args.cutoffs.clone(),
-        cache_dir: if args.no_cache {
-            None
-        } else {
-            Some(
-                args.cache_dir
-                    .clone()
-                    .unwrap_or_else(|| out_dir.join("embedding-cache")),
-            )
-        },
         max_queries: args.max_queries,
         progress: !args.quiet,
+        ..default_settings(cache_dir)
     };
     let label = model_dir
         .file_name()
