@@ -1,6 +1,7 @@
 //! Training data for dense retrievers with graded relevance.
 //!
-//! * [`read`]: BEIR-layout readers (`corpus.jsonl`, `queries.jsonl`, qrels TSV/TREC/JSONL, gzip).
+//! * [`read`]: BEIR-layout readers (`corpus.jsonl`, `queries.jsonl`, qrels TSV/TREC/JSONL, gzip;
+//!   parquet and CSV through polars with the default `polars` feature).
 //! * [`source`]: a qrels source and the paper's knobs (`min_score`, `max_score`,
 //!   `score_transform`, `group_random_k`, `group_top_k`).
 //! * [`multilevel`] and [`binary`]: the two dataset kinds and their sampling rules.
@@ -17,6 +18,8 @@ pub mod pseudo;
 pub mod read;
 pub mod sampling;
 pub mod source;
+#[cfg(feature = "polars")]
+mod tabular;
 pub mod write;
 
 pub use binary::{BinaryConfig, BinaryDataset, BinaryReport};
@@ -25,6 +28,8 @@ pub use error::DataError;
 pub use item::{EpochDataset, GroupedDataset, TrainBatch, TrainBatcher, TrainItem};
 pub use multilevel::{MultiLevelConfig, MultiLevelDataset, PassageSelection};
 pub use pseudo::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label};
-pub use read::{Collection, QrelRow, read_corpus, read_qrels, read_queries};
+pub use read::{
+    Collection, QrelRow, collection_file, qrels_file, read_corpus, read_qrels, read_queries,
+};
 pub use source::{Candidate, SourceConfig, SourceLoader, SourceReport};
 pub use write::{write_atomic, write_qrels};

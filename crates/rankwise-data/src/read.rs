@@ -3,6 +3,10 @@
 //! `qid 0 docid score`, or JSONL). Any of them may be gzipped (`.gz`). Ids may be JSON strings or
 //! integers and are kept as strings. Nothing is skipped silently: a bad line is an error naming
 //! the file, line and field.
+//!
+//! Files ending in `.parquet` or `.csv` are read through polars instead (feature `polars`, on by
+//! default): a corpus has `_id`, `text` and optionally `title` columns, queries `_id` and `text`,
+//! qrels `query-id`, `corpus-id` and `score`; CSV files have a header row.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -23,6 +27,30 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
         Box::new(file)
     };
     Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+}
+
+/// The file `stem` of a BEIR folder in the first layout present: `stem.jsonl`, `stem.jsonl.gz`,
+/// `stem.parquet`, `stem.csv`. When none exists, `stem.jsonl` (so the error names it).
+pub fn collection_file(folder: &Path, stem: &str) -> PathBuf {
+    first_existing(folder, stem, &["jsonl", "jsonl.gz", "parquet", "csv"])
+}
+
+/// The qrels of `split` in a BEIR folder (`qrels/<split>.tsv`, `.tsv.gz`, `.jsonl`, `.jsonl.gz`,
+/// `.parquet` or `.csv`, the first present). When none exists, `qrels/<split>.tsv`.
+pub fn qrels_file(folder: &Path, split: &str) -> PathBuf {
+    first_existing(
+        &folder.join("qrels"),
+        split,
+        &["tsv", "tsv.gz", "jsonl", "jsonl.gz", "parquet", "csv"],
+    )
+}
+
+fn first_existing(folder: &Path, stem: &str, extensions: &[&str]) -> PathBuf {
+    extensions
+        .iter()
+        .map(|e| folder.join(format!("{stem}.{e}")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| folder.join(format!("{stem}.{}", extensions[0])))
 }
 
 /// Calls `f(line_number, line)` for every non-blank line (1-based numbers).
@@ -74,7 +102,15 @@ impl Collection {
         Ok(c)
     }
 
-    fn push(&mut self, line: usize, id: String, text: String) -> Result<(), DataError> {
+    /// An empty collection labelled with the file it is read from.
+    pub(crate) fn empty(path: &Path) -> Self {
+        Collection {
+            path: path.to_path_buf(),
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn push(&mut self, line: usize, id: String, text: String) -> Result<(), DataError> {
         if let Some(&first) = self.index.get(&id) {
             return Err(DataError::parse(
                 &self.path,
@@ -198,11 +234,43 @@ pub fn read_queries(path: &Path) -> Result<Collection, DataError> {
     read_collection(path, false)
 }
 
+/// The polars-read format of a file, by its name.
+#[cfg(feature = "polars")]
+fn table(path: &Path) -> Option<crate::tabular::Table> {
+    use crate::tabular::Table;
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => Some(Table::Parquet),
+        Some("csv") => Some(Table::Csv),
+        _ => None,
+    }
+}
+
+/// Without polars, parquet and CSV files are an error rather than being read as JSONL/TSV.
+#[cfg(not(feature = "polars"))]
+fn reject_table(path: &Path) -> Result<(), DataError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(ext @ ("parquet" | "csv")) => Err(DataError::parse(
+            path,
+            0,
+            "file",
+            format!("reading .{ext} files needs rankwise-data's `polars` feature"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(feature = "polars")]
+fn reject_table(_: &Path) -> Result<(), DataError> {
+    Ok(())
+}
+
 fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataError> {
-    let mut c = Collection {
-        path: path.to_path_buf(),
-        ..Default::default()
-    };
+    #[cfg(feature = "polars")]
+    if let Some(t) = table(path) {
+        return crate::tabular::read_collection(path, t, with_title);
+    }
+    reject_table(path)?;
+    let mut c = Collection::empty(path);
     for_each_line(path, |line, text| {
         let obj = parse_object(path, line, text)?;
         let id = id_field(path, line, &obj, "_id")?;
@@ -234,6 +302,11 @@ pub struct QrelRow {
 /// Reads qrels in file order: BEIR TSV with a header (`query-id corpus-id score`), TREC
 /// (`qid iter docid score`, whitespace separated) or JSONL (`query-id`, `corpus-id`, `score`).
 pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
+    #[cfg(feature = "polars")]
+    if let Some(t) = table(path) {
+        return crate::tabular::read_qrels(path, t);
+    }
+    reject_table(path)?;
     let name = path.to_string_lossy();
     let jsonl = name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
     let mut rows = Vec::new();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::read::{Collection, read_corpus, read_qrels, read_queries};
+use crate::read::{Collection, collection_file, qrels_file, read_corpus, read_qrels, read_queries};
 
 /// One source of judgements and its filtering rules (a `[[sources]]` table in a dataset config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,12 +60,13 @@ impl SourceConfig {
         }
     }
 
-    /// A source over a BEIR folder (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`).
+    /// A source over a BEIR folder (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`, or
+    /// the gzip/parquet/CSV files [`collection_file`] and [`qrels_file`] find).
     pub fn beir(folder: &Path, split: &str) -> Self {
         Self::new(
-            folder.join("corpus.jsonl"),
-            folder.join("queries.jsonl"),
-            folder.join("qrels").join(format!("{split}.tsv")),
+            collection_file(folder, "corpus"),
+            collection_file(folder, "queries"),
+            qrels_file(folder, split),
         )
     }
 

@@ -178,3 +178,18 @@ fn config_errors_name_the_key_and_allowed_values() {
     let e = err_of(load(vec![s]));
     assert!(e.contains("nope.jsonl"), "{e}");
 }
+
+/// Without the `polars` feature a parquet or CSV file is refused by name, not misread as JSONL.
+#[cfg(not(feature = "polars"))]
+#[test]
+fn tables_need_the_polars_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = common::write(dir.path(), "corpus.parquet", "PAR1");
+    let e = err_of(read_corpus(&p));
+    assert!(
+        e.contains("corpus.parquet:0: field `file`: reading .parquet files needs"),
+        "{e}"
+    );
+    let p = common::write(dir.path(), "qrels.csv", "query-id,corpus-id,score\n");
+    assert!(err_of(read_qrels(&p)).contains("`polars` feature"));
+}

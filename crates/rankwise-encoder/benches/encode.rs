@@ -1,8 +1,10 @@
 //! Encoding throughput: 512 SciFact passages, max length 256, batch 32, all-MiniLM-L6-v2 on the
-//! CPU backend (and Burn's `flex` CPU backend with feature `flex`). Prints passages/s and peak
-//! resident memory, and the ratio against sentence-transformers
+//! CPU: the Burn model on the NdArray backend (and Burn's `flex` backend with feature `flex`) and
+//! the host inference path ([`HostEncoder`], what `experiments evaluate` uses on the CPU).
+//! Prints passages/s and peak resident memory, and the ratio against sentence-transformers
 //! (`scripts/bench_encode_torch.py`) run on the same machine in the same run when Python with
-//! torch and sentence-transformers is installed. `RANKWISE_BENCH_PASSAGES` shortens the run.
+//! torch and sentence-transformers is installed (`RANKWISE_PYTHON` picks the interpreter).
+//! `RANKWISE_BENCH_PASSAGES` shortens the run.
 //!
 //! `cargo bench -p rankwise-encoder --bench encode`
 
@@ -13,7 +15,7 @@ use std::time::Instant;
 
 use burn::backend::NdArray;
 use burn::tensor::backend::Backend;
-use rankwise_encoder::{BiEncoder, EncoderOptions, Side};
+use rankwise_encoder::{BiEncoder, EncoderOptions, HostEncoder, Side};
 
 const PASSAGES: usize = 512;
 const BATCH: usize = 32;
@@ -29,12 +31,28 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+fn load<B: Backend>(model: &Path) -> BiEncoder<B> {
+    let mut options = EncoderOptions::detect(model).unwrap();
+    options.passage_max_length = MAX_LEN;
+    BiEncoder::<B>::load_with(model, options, &Default::default()).unwrap()
+}
+
+/// Passages per second of the host path on every core (one warm-up batch first).
+fn host_throughput(model: &Path, refs: &[&str]) -> f64 {
+    let enc = load::<NdArray>(model);
+    let host = HostEncoder::new(&enc);
+    host.embed_texts(Side::Passage, &refs[..BATCH.min(refs.len())], 0, |_| {})
+        .unwrap();
+    let start = Instant::now();
+    let out = host.embed_texts(Side::Passage, refs, 0, |_| {}).unwrap();
+    assert_eq!(out.len(), refs.len() * 384);
+    refs.len() as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Passages per second for `refs` on backend `B` (one warm-up batch first).
 fn throughput<B: Backend>(model: &Path, refs: &[&str]) -> f64 {
     let device = Default::default();
-    let mut options = EncoderOptions::detect(model).unwrap();
-    options.passage_max_length = MAX_LEN;
-    let enc = BiEncoder::<B>::load_with(model, options, &device).unwrap();
+    let enc = load::<B>(model);
     enc.embed_sorted(
         Side::Passage,
         &refs[..BATCH.min(refs.len())],
@@ -79,17 +97,22 @@ fn main() {
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
 
-    let ours = throughput::<NdArray>(&model, &refs);
+    let ours = host_throughput(&model, &refs);
     println!(
-        "rankwise (burn ndarray): {ours:.2} passages/s, peak RSS {:.0} MiB",
+        "rankwise (host inference path): {ours:.2} passages/s, peak RSS {:.0} MiB",
         peak_rss_mib()
+    );
+    let burn = throughput::<NdArray>(&model, &refs);
+    println!(
+        "rankwise (burn ndarray): {burn:.2} passages/s; host / burn = {:.2}x",
+        ours / burn
     );
     #[cfg(feature = "flex")]
     {
         let flex = throughput::<burn::backend::Flex>(&model, &refs);
         println!(
             "rankwise (burn flex): {flex:.2} passages/s; flex / ndarray = {:.2}x",
-            flex / ours
+            flex / burn
         );
     }
 
@@ -97,7 +120,8 @@ fn main() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/bench_encode_torch.py"
     );
-    match Command::new("python3")
+    let python = std::env::var("RANKWISE_PYTHON").unwrap_or_else(|_| "python3".into());
+    match Command::new(&python)
         .args([script, model.to_str().unwrap(), corpus.to_str().unwrap()])
         .output()
     {
@@ -107,7 +131,10 @@ fn main() {
                 .parse()
                 .unwrap_or(f64::NAN);
             println!("sentence-transformers (PyTorch): {theirs:.2} passages/s");
-            println!("ratio rankwise / PyTorch: {:.2}x", ours / theirs);
+            println!(
+                "ratio rankwise (host path) / PyTorch: {:.2}x",
+                ours / theirs
+            );
         }
         Ok(o) => println!(
             "PyTorch baseline unavailable: {}",

@@ -3,12 +3,14 @@
 //! trains on any Burn backend.
 //!
 //! One file per concern: [`config`] (`config.json`), [`weights`] (safetensors ⇄ modules),
-//! [`bert`] (the model), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders).
+//! [`bert`] (the model), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders),
+//! [`host`] (fast f32 CPU inference with the same weights).
 
 pub mod bert;
 pub mod biencoder;
 pub mod config;
 pub mod error;
+pub mod host;
 pub mod pooling;
 pub mod tokenize;
 pub mod weights;
@@ -17,5 +19,6 @@ pub use bert::Bert;
 pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side};
 pub use config::BertConfig;
 pub use error::EncoderError;
+pub use host::HostEncoder;
 pub use pooling::{Pooling, pool};
 pub use tokenize::{TextTokenizer, TokenBatch};

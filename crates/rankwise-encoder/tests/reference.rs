@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::{Int, Tensor, TensorData, activation};
-use rankwise_encoder::{BiEncoder, EncoderOptions, Pooling, Side, TokenBatch, pool};
+use rankwise_encoder::{BiEncoder, EncoderOptions, HostEncoder, Pooling, Side, TokenBatch, pool};
 use serde_json::Value;
 
 type B = NdArray;
@@ -182,6 +182,24 @@ fn tiny_bert_tokens_hidden_states_and_pooling_match() {
         }
         assert!(worst <= 1e-4, "{label}: hidden states differ by {worst:e}");
 
+        // The host inference path on the same rows (it never sees the padding).
+        let host = HostEncoder::new(&enc);
+        let mut worst = 0.0f32;
+        for (row, item) in items.iter().enumerate() {
+            let n = batch.lengths[row];
+            let r = row * batch.len..row * batch.len + n;
+            let got = host.last_hidden_state(
+                Side::Query,
+                &batch.input_ids[r.clone()],
+                &batch.token_type_ids[r],
+            );
+            worst = worst.max(max_abs_diff(&got, &floats(&item["last_hidden_state"])));
+        }
+        assert!(
+            worst <= 1e-4,
+            "{label}: host hidden states differ by {worst:e}"
+        );
+
         for (pooling, normalize, key) in [
             (Pooling::Mean, false, "mean_pooled"),
             (Pooling::Cls, false, "cls"),
@@ -194,6 +212,12 @@ fn tiny_bert_tokens_hidden_states_and_pooling_match() {
             let want: Vec<f32> = items.iter().flat_map(|i| floats(&i[key])).collect();
             let d = max_abs_diff(&pooled, &want);
             assert!(d <= 1e-5, "{label}: {key} differs by {d:e}");
+            let other =
+                BiEncoder::<B>::load_with(&tiny_dir(), tiny_options(pooling, normalize), &device)
+                    .unwrap();
+            let host = HostEncoder::new(&other).embed_batch(Side::Query, batch, 2);
+            let d = max_abs_diff(&host, &want);
+            assert!(d <= 1e-4, "{label}: host {key} differs by {d:e}");
         }
     }
 }
@@ -244,6 +268,13 @@ fn minilm_ids_and_embeddings_match_sentence_transformers() {
         .unwrap();
     let d = max_abs_diff(&sorted, &want);
     assert!(d <= 1e-5, "length-sorted embeddings differ by {d:e}");
+
+    // The host inference path, on two threads.
+    let host = HostEncoder::new(&enc)
+        .embed_texts(Side::Passage, &texts, 2, |_| {})
+        .unwrap();
+    let d = max_abs_diff(&host, &want);
+    assert!(d <= 1e-4, "host embeddings differ by {d:e}");
 }
 
 /// Every parameter gradient of the tower under its HF name (Linear weights as `[out, in]`).

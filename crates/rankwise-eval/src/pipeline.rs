@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
-use rankwise_data::{Collection, read_corpus, read_queries};
-use rankwise_encoder::{BiEncoder, Side};
+use rankwise_data::{Collection, collection_file, qrels_file, read_corpus, read_queries};
+use rankwise_encoder::{BiEncoder, HostEncoder, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheKey, EmbeddingCache};
@@ -29,6 +29,10 @@ pub struct EvalSettings {
     pub batch_size: usize,
     /// Threads encoding whole batches concurrently (CPU backends: the core count; GPU: 1).
     pub encode_workers: usize,
+    /// Encode with the host inference path ([`HostEncoder`]: the same weights on host `f32`
+    /// buffers, one sequence per thread on `encode_workers` threads) instead of the Burn model.
+    /// The fast choice on the CPU backend; GPU backends leave it off.
+    pub host_inference: bool,
     /// Judged grade counted as relevant (MRR, recall, MAP, P).
     pub relevance_level: i64,
     /// Cut-offs reported besides the defaults (nDCG@10, MRR@10, Recall@100).
@@ -49,6 +53,7 @@ impl Default for EvalSettings {
             similarity: Similarity::Dot,
             batch_size: 32,
             encode_workers: 1,
+            host_inference: false,
             relevance_level: 1,
             extra_cutoffs: Vec::new(),
             cache_dir: None,
@@ -170,8 +175,11 @@ pub fn encode<B: Backend>(
 ) -> Result<Embeddings, EvalError> {
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let pb = bar(settings.progress, texts.len(), what);
-    let data = encoder
-        .embed_sorted_parallel(
+    let data = if settings.host_inference {
+        HostEncoder::new(encoder)
+            .embed_texts(side, &refs, settings.encode_workers, |n| pb.inc(n as u64))
+    } else {
+        encoder.embed_sorted_parallel(
             side,
             &refs,
             settings.batch_size,
@@ -179,7 +187,8 @@ pub fn encode<B: Backend>(
             device,
             |n| pb.inc(n as u64),
         )
-        .map_err(|e| EvalError::Encoder(e.to_string()))?;
+    }
+    .map_err(|e| EvalError::Encoder(e.to_string()))?;
     pb.finish_and_clear();
     Embeddings::new(texts.len(), encoder.config.hidden_size, data)
         .map_err(|e| EvalError::Search(e.to_string()))
@@ -214,12 +223,10 @@ pub fn evaluate_dataset<B: Backend>(
     device: &B::Device,
 ) -> Result<Outcome, EvalError> {
     let start = Instant::now();
-    let corpus_file = dataset.join("corpus.jsonl");
+    let corpus_file = collection_file(dataset, "corpus");
     let corpus = read_corpus(&corpus_file)?;
-    let queries = read_queries(&dataset.join("queries.jsonl"))?;
-    let qrels_file = dataset
-        .join("qrels")
-        .join(format!("{}.tsv", settings.split));
+    let queries = read_queries(&collection_file(dataset, "queries"))?;
+    let qrels_file = qrels_file(dataset, &settings.split);
     let mut qrels = read_qrels(&qrels_file)?;
     if corpus.is_empty() {
         return Err(EvalError::Search(format!(
@@ -251,7 +258,7 @@ pub fn evaluate_dataset<B: Backend>(
     }
     if eval_queries.is_empty() {
         return Err(EvalError::Search(format!(
-            "{}: no judged query has a text in queries.jsonl",
+            "{}: no judged query has a text in the queries file",
             qrels_file.display()
         )));
     }

@@ -51,7 +51,8 @@ fn torch_micros() -> Option<Vec<f64>> {
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/bench_ws2_torch.py"
     );
-    let out = Command::new("python3").arg(script).output().ok()?;
+    let python = std::env::var("RANKWISE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(python).arg(script).output().ok()?;
     if !out.status.success() {
         eprintln!(
             "PyTorch baseline unavailable: {}",

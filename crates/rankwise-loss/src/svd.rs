@@ -26,12 +26,16 @@ pub struct JacobiSvd {
 pub const MAX_SWEEPS: usize = 60;
 
 /// One-sided Jacobi SVD of the row-major `n×n` matrix `a`.
+///
+/// The columns of `W` and `V` are kept contiguous while sweeping (the transposes are stored), so
+/// the Gram sums and rotations run over unit-stride slices.
 pub fn jacobi_svd(a: &[f64], n: usize) -> JacobiSvd {
     assert_eq!(a.len(), n * n, "jacobi_svd: matrix is not n×n");
-    let mut w = a.to_vec();
-    let mut v = vec![0.0; n * n];
+    // wt[j·n + r] = W[r, j]: column j of W is wt[j·n..(j+1)·n].
+    let mut wt = transpose(a, n);
+    let mut vt = vec![0.0; n * n];
     for i in 0..n {
-        v[i * n + i] = 1.0;
+        vt[i * n + i] = 1.0;
     }
     let tol = f64::EPSILON;
     let mut sweeps = 0;
@@ -40,36 +44,95 @@ pub fn jacobi_svd(a: &[f64], n: usize) -> JacobiSvd {
         let mut rotated = false;
         for p in 0..n {
             for q in (p + 1)..n {
-                let (mut alpha, mut beta, mut gamma) = (0.0, 0.0, 0.0);
-                for r in 0..n {
-                    let wp = w[r * n + p];
-                    let wq = w[r * n + q];
-                    alpha += wp * wp;
-                    beta += wq * wq;
-                    gamma += wp * wq;
-                }
+                let (wp, wq) = columns(&mut wt, n, p, q);
+                let (alpha, beta, gamma) = gram(wp, wq);
                 if gamma == 0.0 || gamma.abs() <= tol * (alpha * beta).sqrt() {
                     continue;
                 }
                 rotated = true;
                 let (c, s) = rotation(alpha, beta, gamma);
-                rotate_columns(&mut w, n, p, q, c, s);
-                rotate_columns(&mut v, n, p, q, c, s);
+                rotate(wp, wq, c, s);
+                let (vp, vq) = columns(&mut vt, n, p, q);
+                rotate(vp, vq, c, s);
             }
         }
         if !rotated {
             break;
         }
     }
-    let sigma = (0..n)
-        .map(|j| (0..n).map(|r| w[r * n + j].powi(2)).sum::<f64>().sqrt())
+    let sigma = wt
+        .chunks_exact(n.max(1))
+        .map(|col| dot(col, col).sqrt())
         .collect();
     JacobiSvd {
         n,
-        w,
-        v,
+        w: transpose(&wt, n),
+        v: transpose(&vt, n),
         sigma,
         sweeps,
+    }
+}
+
+fn transpose(m: &[f64], n: usize) -> Vec<f64> {
+    let mut t = vec![0.0; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            t[c * n + r] = m[r * n + c];
+        }
+    }
+    t
+}
+
+/// The contiguous columns `p < q` of a transposed matrix, both mutable.
+fn columns(mt: &mut [f64], n: usize, p: usize, q: usize) -> (&mut [f64], &mut [f64]) {
+    let (head, tail) = mt.split_at_mut(q * n);
+    (&mut head[p * n..(p + 1) * n], &mut tail[..n])
+}
+
+/// `x·y` with four partial sums (unit-stride, vectorisable).
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in xc.zip(yc) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// `(‖p‖², ‖q‖², p·q)` in one pass.
+fn gram(p: &[f64], q: &[f64]) -> (f64, f64, f64) {
+    let (mut a, mut b, mut g) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+    let (pc, qc) = (p.chunks_exact(4), q.chunks_exact(4));
+    let (mut ta, mut tb, mut tg) = (0.0, 0.0, 0.0);
+    for (x, y) in pc.remainder().iter().zip(qc.remainder()) {
+        ta += x * x;
+        tb += y * y;
+        tg += x * y;
+    }
+    for (x, y) in pc.zip(qc) {
+        for l in 0..4 {
+            a[l] += x[l] * x[l];
+            b[l] += y[l] * y[l];
+            g[l] += x[l] * y[l];
+        }
+    }
+    let sum = |v: [f64; 4], t: f64| (v[0] + v[1]) + (v[2] + v[3]) + t;
+    (sum(a, ta), sum(b, tb), sum(g, tg))
+}
+
+fn rotate(p: &mut [f64], q: &mut [f64], c: f64, s: f64) {
+    for (x, y) in p.iter_mut().zip(q.iter_mut()) {
+        let (mp, mq) = (*x, *y);
+        *x = c * mp - s * mq;
+        *y = s * mp + c * mq;
     }
 }
 
@@ -81,15 +144,6 @@ pub fn rotation(alpha: f64, beta: f64, gamma: f64) -> (f64, f64) {
     let t = if zeta == 0.0 { 1.0 } else { t };
     let c = 1.0 / (1.0 + t * t).sqrt();
     (c, c * t)
-}
-
-fn rotate_columns(m: &mut [f64], n: usize, p: usize, q: usize, c: f64, s: f64) {
-    for r in 0..n {
-        let mp = m[r * n + p];
-        let mq = m[r * n + q];
-        m[r * n + p] = c * mp - s * mq;
-        m[r * n + q] = s * mp + c * mq;
-    }
 }
 
 #[cfg(test)]

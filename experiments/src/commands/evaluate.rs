@@ -19,7 +19,8 @@ pub struct Args {
     /// Model folder (Hugging Face layout) or a shared model name.
     #[arg(long)]
     pub model: String,
-    /// BEIR folder(s) (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`) or shared names.
+    /// BEIR folder(s) (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`; parquet/CSV too) or
+    /// shared names.
     #[arg(long, required = true)]
     pub dataset: Vec<String>,
     /// Qrels split.
@@ -130,6 +131,7 @@ pub fn evaluate_model(
 pub fn default_settings(cache_dir: Option<PathBuf>) -> EvalSettings {
     EvalSettings {
         encode_workers: backend::encode_workers(),
+        host_inference: backend::NAME == "ndarray",
         batch_size: 16,
         cache_dir,
         progress: true,

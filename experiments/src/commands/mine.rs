@@ -129,8 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|(q, hits)| (q.clone(), hits.iter().map(|h| h.0.clone()).collect()))
         .collect();
-    let qrels = read_qrels(&dataset.join(format!("qrels/{}.tsv", args.split)))?;
-    let corpus = read_corpus(&dataset.join("corpus.jsonl"))?;
+    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split))?;
+    let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus"))?;
     let rows = pseudo_label(&qrels, &ranked, &corpus, &config)?;
     rankwise_data::write_qrels(&args.out, &rows)?;
     rankwise_data::write_atomic(

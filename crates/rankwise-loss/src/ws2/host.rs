@@ -5,7 +5,7 @@
 //! `P = softmax(S/τ)`, `Q = softmax(Ŷ)` with block-diagonally widened labels, `f = 1/(B−1)`,
 //! `L = ‖μP−μQ‖² + f‖P̃‖² + f‖Q̃‖² − 2 Σ sqrt(σᵢ(A)² + ε)`, `A = f P̃ Q̃ᵀ`.
 
-use crate::svd::jacobi_svd;
+use crate::svd::{dot, jacobi_svd};
 
 /// The four terms of the WS2 loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -111,12 +111,7 @@ pub fn ws2_f64(
     let mut a = vec![0.0; b * b];
     for i in 0..b {
         for k in 0..b {
-            let dot: f64 = pc[i * m..(i + 1) * m]
-                .iter()
-                .zip(&qc[k * m..(k + 1) * m])
-                .map(|(x, y)| x * y)
-                .sum();
-            a[i * b + k] = f * dot;
+            a[i * b + k] = f * dot(&pc[i * m..(i + 1) * m], &qc[k * m..(k + 1) * m]);
         }
     }
     let svd = jacobi_svd(&a, b);
@@ -124,12 +119,16 @@ pub fn ws2_f64(
     let sqrt_trace_term: f64 = s.iter().sum();
 
     // G_A = (AAᵀ + εI)^(-1/2) A = W diag(1/s) Vᵀ
+    let w_scaled: Vec<f64> = svd
+        .w
+        .iter()
+        .enumerate()
+        .map(|(k, w)| w / s[k % b])
+        .collect();
     let mut g_a = vec![0.0; b * b];
     for i in 0..b {
         for k in 0..b {
-            g_a[i * b + k] = (0..b)
-                .map(|j| svd.w[i * b + j] / s[j] * svd.v[k * b + j])
-                .sum();
+            g_a[i * b + k] = dot(&w_scaled[i * b..(i + 1) * b], &svd.v[k * b..(k + 1) * b]);
         }
     }
     // R = G_A Q̃ (b×m), then centred over rows.
