@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rankwise_data::{
-    MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig, read_corpus,
+    GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
+    read_corpus,
 };
 
 /// The system allocator, counting live and peak heap bytes.
@@ -112,8 +113,10 @@ fn generate(dir: &Path, passages: usize) -> std::io::Result<()> {
     };
     let mut corpus = BufWriter::new(std::fs::File::create(dir.join("corpus.jsonl"))?);
     for i in 0..passages {
-        let title = words(&mut rng, 3 + rng.below(6));
-        let text = words(&mut rng, 30 + rng.below(90));
+        let n = 3 + rng.below(6);
+        let title = words(&mut rng, n);
+        let n = 30 + rng.below(90);
+        let text = words(&mut rng, n);
         writeln!(
             corpus,
             "{{\"_id\": \"d{i}\", \"title\": \"{title}\", \"text\": \"{text}\"}}"
@@ -123,7 +126,8 @@ fn generate(dir: &Path, passages: usize) -> std::io::Result<()> {
     let nq = passages / 4;
     let mut queries = BufWriter::new(std::fs::File::create(dir.join("queries.jsonl"))?);
     for q in 0..nq {
-        let text = words(&mut rng, 4 + rng.below(10));
+        let n = 4 + rng.below(10);
+        let text = words(&mut rng, n);
         writeln!(queries, "{{\"_id\": \"q{q}\", \"text\": \"{text}\"}}")?;
     }
     queries.flush()?;

@@ -8,11 +8,13 @@
 //! default): a corpus has `_id`, `text` and optionally `title` columns, queries `_id` and `text`,
 //! qrels `query-id`, `corpus-id` and `score`; CSV files have a header row.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::error::DataError;
@@ -271,19 +273,98 @@ fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataErro
     }
     reject_table(path)?;
     let mut c = Collection::empty(path);
+    let mut batch: Vec<(usize, String)> = Vec::with_capacity(PARSE_BATCH);
     for_each_line(path, |line, text| {
-        let obj = parse_object(path, line, text)?;
-        let id = id_field(path, line, &obj, "_id")?;
-        let body = text_field(path, line, &obj, "text", true)?;
-        let full = if with_title {
-            let title = text_field(path, line, &obj, "title", false)?;
-            format!("{title} {body}").trim().to_string()
-        } else {
-            body.trim().to_string()
-        };
-        c.push(line, id, full)
+        batch.push((line, text.to_string()));
+        if batch.len() == PARSE_BATCH {
+            add_records(&mut c, &mut batch, with_title)?;
+        }
+        Ok(())
     })?;
+    add_records(&mut c, &mut batch, with_title)?;
     Ok(c)
+}
+
+/// Lines parsed together on the rayon pool; the results are added in file order.
+const PARSE_BATCH: usize = 8192;
+
+fn add_records(
+    c: &mut Collection,
+    batch: &mut Vec<(usize, String)>,
+    with_title: bool,
+) -> Result<(), DataError> {
+    let path = c.path.clone();
+    let parsed: Vec<Result<(String, String), DataError>> = batch
+        .par_iter()
+        .map(|(line, text)| parse_record(&path, *line, text, with_title))
+        .collect();
+    for ((line, _), record) in batch.iter().zip(parsed) {
+        let (id, text) = record?;
+        c.push(*line, id, text)?;
+    }
+    batch.clear();
+    Ok(())
+}
+
+/// A corpus/query line in its usual shape, read without building a JSON tree. Anything else
+/// (escaped ids, float ids, wrong types, bad JSON) goes through the general path, which decides
+/// and names the field.
+#[derive(serde::Deserialize)]
+struct Record<'a> {
+    #[serde(rename = "_id", borrow)]
+    id: RecordId<'a>,
+    #[serde(borrow, default)]
+    title: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RecordId<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+/// `(id, text)` of one line; the passage text is `title + " " + text`, trimmed.
+fn parse_record(
+    path: &Path,
+    line: usize,
+    text: &str,
+    with_title: bool,
+) -> Result<(String, String), DataError> {
+    let joined = |title: &str, body: &str| -> String {
+        if !with_title || title.is_empty() {
+            return body.trim().to_string();
+        }
+        let full = format!("{title} {body}");
+        let trimmed = full.trim();
+        if trimmed.len() == full.len() {
+            full
+        } else {
+            trimmed.to_string()
+        }
+    };
+    if let Ok(r) = serde_json::from_str::<Record>(text) {
+        let id = match r.id {
+            RecordId::Str(s) if !s.is_empty() => Some(s.to_string()),
+            RecordId::Int(n) => Some(n.to_string()),
+            RecordId::Str(_) => None,
+        };
+        if let Some(id) = id {
+            let title = r.title.as_deref().unwrap_or("");
+            return Ok((id, joined(title, &r.text)));
+        }
+    }
+    let obj = parse_object(path, line, text)?;
+    let id = id_field(path, line, &obj, "_id")?;
+    let body = text_field(path, line, &obj, "text", true)?;
+    let title = if with_title {
+        text_field(path, line, &obj, "title", false)?
+    } else {
+        ""
+    };
+    Ok((id, joined(title, body)))
 }
 
 /// One judgement row of a qrels file.

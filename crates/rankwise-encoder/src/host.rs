@@ -5,7 +5,7 @@
 //! padded batches). [`HostEncoder`] copies the weights once and runs each sequence on its own
 //! thread over its real tokens only (no padding, no mask), with:
 //!
-//! * one `sgemm` (`matrixmultiply`) per projection, Q/K/V fused into one `[h, 3h]` product,
+//! * one `sgemm` (the `gemm` crate) per projection, Q/K/V fused into one `[h, 3h]` product,
 //!   attention heads read in place through strides;
 //! * fused epilogues: bias + residual + LayerNorm, bias + GELU, and a row softmax, with a
 //!   vectorisable `exp` (AVX2/FMA selected at run time where the CPU has them).
@@ -295,23 +295,28 @@ fn sgemm(
         "sgemm: C out of bounds"
     );
     // SAFETY: the asserts above keep every element the strides reach inside its slice, and C
-    // is a distinct mutable slice.
+    // is a distinct mutable slice (not read: `read_dst = false`).
     unsafe {
-        matrixmultiply::sgemm(
+        gemm::gemm(
             m,
-            k,
             n,
-            alpha,
-            a.0.as_ptr(),
-            a.1,
-            a.2,
-            b.0.as_ptr(),
-            b.1,
-            b.2,
-            0.0,
+            k,
             c.0.as_mut_ptr(),
-            c.1,
             c.2,
+            c.1,
+            false,
+            a.0.as_ptr(),
+            a.2,
+            a.1,
+            b.0.as_ptr(),
+            b.2,
+            b.1,
+            0.0,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         );
     }
 }
