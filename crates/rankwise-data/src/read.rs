@@ -9,11 +9,13 @@
 //! qrels `query-id`, `corpus-id` and `score`; CSV files have a header row.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -79,13 +81,59 @@ fn for_each_line(
     }
 }
 
+/// Bytes read per block by [`for_each_block`].
+const BLOCK: usize = 4 << 20;
+
+/// Calls `f(first_line_number, block)` for consecutive blocks of whole lines (about [`BLOCK`]
+/// bytes each; a longer line makes a longer block). `f` returns how many lines the block held
+/// (its `\n` count, plus one for an unterminated last line).
+fn for_each_block(
+    path: &Path,
+    mut f: impl FnMut(usize, &str) -> Result<usize, DataError>,
+) -> Result<(), DataError> {
+    let mut reader = open(path)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
+    let mut first_line = 1;
+    loop {
+        let read = (&mut reader)
+            .take(BLOCK as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| DataError::parse(path, first_line, "line", e.to_string()))?;
+        let eof = read == 0;
+        let cut = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if eof => buf.len(),
+            None => continue, // one line longer than a block: read on
+        };
+        if cut == 0 {
+            return Ok(());
+        }
+        let block = std::str::from_utf8(&buf[..cut]).map_err(|e| {
+            let line = first_line
+                + buf[..e.valid_up_to()]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+            DataError::parse(path, line, "line", "stream did not contain valid UTF-8")
+        })?;
+        first_line += f(first_line, block)?;
+        buf.drain(..cut);
+        if eof && buf.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
 /// Texts keyed by id, in file order (a corpus or a query set).
 #[derive(Debug, Clone, Default)]
 pub struct Collection {
     path: PathBuf,
     ids: Vec<String>,
     texts: Vec<String>,
-    index: HashMap<String, usize>,
+    /// `(hash of the id, position)`: the ids are stored once, in `ids`, and growing the table
+    /// never re-reads them.
+    index: HashTable<(u64, usize)>,
+    hasher: FixedState,
 }
 
 impl Collection {
@@ -113,7 +161,8 @@ impl Collection {
     }
 
     pub(crate) fn push(&mut self, line: usize, id: String, text: String) -> Result<(), DataError> {
-        if let Some(&first) = self.index.get(&id) {
+        let hash = self.hasher.hash_one(id.as_str());
+        if let Some(&(_, first)) = self.index.find(hash, |&(_, i)| self.ids[i] == id) {
             return Err(DataError::parse(
                 &self.path,
                 line,
@@ -121,7 +170,8 @@ impl Collection {
                 format!("duplicate id {id:?} (first seen as record {})", first + 1),
             ));
         }
-        self.index.insert(id.clone(), self.ids.len());
+        self.index
+            .insert_unique(hash, (hash, self.ids.len()), |&(h, _)| h);
         self.ids.push(id);
         self.texts.push(text);
         Ok(())
@@ -141,7 +191,10 @@ impl Collection {
     }
     /// Position of an id.
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        let hash = self.hasher.hash_one(id);
+        self.index
+            .find(hash, |&(_, i)| self.ids[i] == id)
+            .map(|&(_, i)| i)
     }
     /// Text of an id.
     pub fn get(&self, id: &str) -> Option<&str> {
@@ -273,37 +326,26 @@ fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataErro
     }
     reject_table(path)?;
     let mut c = Collection::empty(path);
-    let mut batch: Vec<(usize, String)> = Vec::with_capacity(PARSE_BATCH);
-    for_each_line(path, |line, text| {
-        batch.push((line, text.to_string()));
-        if batch.len() == PARSE_BATCH {
-            add_records(&mut c, &mut batch, with_title)?;
+    for_each_block(path, |first, block| {
+        let mut count = 0;
+        let lines: Vec<(usize, &str)> = block
+            .split_terminator('\n')
+            .enumerate()
+            .inspect(|_| count += 1)
+            .map(|(i, l)| (first + i, l.trim_end_matches('\r')))
+            .filter(|(_, l)| !l.trim().is_empty())
+            .collect();
+        let parsed: Vec<Result<(String, String), DataError>> = lines
+            .par_iter()
+            .map(|&(line, text)| parse_record(path, line, text, with_title))
+            .collect();
+        for ((line, _), record) in lines.iter().zip(parsed) {
+            let (id, text) = record?;
+            c.push(*line, id, text)?;
         }
-        Ok(())
+        Ok(count)
     })?;
-    add_records(&mut c, &mut batch, with_title)?;
     Ok(c)
-}
-
-/// Lines parsed together on the rayon pool; the results are added in file order.
-const PARSE_BATCH: usize = 8192;
-
-fn add_records(
-    c: &mut Collection,
-    batch: &mut Vec<(usize, String)>,
-    with_title: bool,
-) -> Result<(), DataError> {
-    let path = c.path.clone();
-    let parsed: Vec<Result<(String, String), DataError>> = batch
-        .par_iter()
-        .map(|(line, text)| parse_record(&path, *line, text, with_title))
-        .collect();
-    for ((line, _), record) in batch.iter().zip(parsed) {
-        let (id, text) = record?;
-        c.push(*line, id, text)?;
-    }
-    batch.clear();
-    Ok(())
 }
 
 /// A corpus/query line in its usual shape, read without building a JSON tree. Anything else

@@ -193,3 +193,21 @@ fn tables_need_the_polars_feature() {
     let p = common::write(dir.path(), "qrels.csv", "query-id,corpus-id,score\n");
     assert!(err_of(read_qrels(&p)).contains("`polars` feature"));
 }
+
+#[test]
+fn invalid_utf8_names_the_line_and_crlf_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.jsonl");
+    let mut bytes = b"{\"_id\": \"a\", \"text\": \"x\"}\r\n\r\n".to_vec();
+    bytes.extend_from_slice(b"{\"_id\": \"b\", \"text\": \"\xff\"}\n");
+    std::fs::write(&p, &bytes).unwrap();
+    let e = err_of(read_corpus(&p));
+    assert!(e.contains("c.jsonl:3: field `line`"), "{e}");
+    std::fs::write(
+        &p,
+        b"{\"_id\": \"a\", \"text\": \"x\"}\r\n\r\n{\"_id\": 2, \"text\": \"y\"}",
+    )
+    .unwrap();
+    let c = read_corpus(&p).unwrap();
+    assert_eq!((c.get("a"), c.get("2")), (Some("x"), Some("y")));
+}
