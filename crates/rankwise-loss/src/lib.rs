@@ -27,6 +27,7 @@
 //! ```
 
 pub mod baselines;
+pub mod eigh;
 pub mod error;
 pub mod labels;
 pub mod svd;

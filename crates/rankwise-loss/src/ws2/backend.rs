@@ -62,7 +62,10 @@ pub fn host_loss_and_grad<B: Backend>(
     let device = scores.device();
     let dtype = scores.dtype();
     let [b, m] = scores.dims();
-    let s = to_f64(scores.into_data());
+    // A fresh tensor: reading back a tensor whose storage is still shared with the caller makes
+    // some CPU backends (NdArray) copy it element by element through dynamic-rank iterators,
+    // which cost more than the whole loss at B = 64; a new tensor is read without a copy.
+    let s = to_f64(scores.mul_scalar(1.0).into_data());
     let y = to_f64(labels.into_data());
     let out = ws2_f64(&s, &y, b, params.n, m, params.temperature, params.eps);
     // Outputs keep the scores' dtype (not the device default), so f64 backends stay exact.

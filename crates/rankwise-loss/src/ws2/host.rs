@@ -3,9 +3,12 @@
 //! This is the portable path (used on CPU backends and as a fallback) and the oracle for the
 //! fused kernel. It follows the maths of the SyCL reference exactly (see ARCHITECTURE.md):
 //! `P = softmax(S/τ)`, `Q = softmax(Ŷ)` with block-diagonally widened labels, `f = 1/(B−1)`,
-//! `L = ‖μP−μQ‖² + f‖P̃‖² + f‖Q̃‖² − 2 Σ sqrt(σᵢ(A)² + ε)`, `A = f P̃ Q̃ᵀ`.
+//! `L = ‖μP−μQ‖² + f‖P̃‖² + f‖Q̃‖² − 2 Σ sqrt(max(λᵢ(M), 0) + ε)`, `M = AAᵀ`, `A = f P̃ Q̃ᵀ`,
+//! with the symmetric eigendecomposition of `M` in f64 ([`crate::eigh`]) and the closed-form
+//! gradient of the fixtures' README (no eigenvector derivatives).
 
-use crate::svd::{dot, jacobi_svd};
+use crate::eigh::symmetric_eigen;
+use crate::svd::dot;
 
 /// The four terms of the WS2 loss.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,19 +32,6 @@ pub struct Ws2Output {
     pub terms: Ws2Terms,
     /// `dL/dS`, row-major `B×m`.
     pub grad: Vec<f64>,
-}
-
-/// Widened label of query `i`, column `j`: the label itself when `m = n`, else block-diagonal
-/// (`m = B·n`; other queries' passages are 0).
-#[inline]
-pub fn widened_label(labels: &[f64], n: usize, m: usize, i: usize, j: usize) -> f64 {
-    if m == n {
-        labels[i * n + j]
-    } else if j / n == i {
-        labels[i * n + j % n]
-    } else {
-        0.0
-    }
 }
 
 /// Row-wise, max-subtracted softmax of `x·scale` (row-major `rows×cols`), in place.
@@ -69,10 +59,12 @@ fn centre(x: &[f64], rows: usize, cols: usize) -> (Vec<f64>, Vec<f64>) {
         }
     }
     mu.iter_mut().for_each(|m| *m /= rows as f64);
-    let centred = x
-        .chunks(cols)
-        .flat_map(|row| row.iter().zip(&mu).map(|(v, m)| v - m))
-        .collect();
+    let mut centred = x.to_vec();
+    for row in centred.chunks_mut(cols) {
+        for (v, m) in row.iter_mut().zip(&mu) {
+            *v -= m;
+        }
+    }
     (mu, centred)
 }
 
@@ -95,9 +87,11 @@ pub fn ws2_f64(
 
     let mut p = scores.to_vec();
     softmax_rows(&mut p, m, 1.0 / temperature);
-    let mut q: Vec<f64> = (0..b * m)
-        .map(|k| widened_label(labels, n, m, k / m, k % m))
-        .collect();
+    let mut q = vec![0.0; b * m];
+    for (i, row) in q.chunks_mut(m).enumerate() {
+        let own = if m == n { 0 } else { i * n };
+        row[own..own + n].copy_from_slice(&labels[i * n..(i + 1) * n]);
+    }
     softmax_rows(&mut q, m, 1.0);
 
     let (mu_p, pc) = centre(&p, b, m);
@@ -114,21 +108,45 @@ pub fn ws2_f64(
             a[i * b + k] = f * dot(&pc[i * m..(i + 1) * m], &qc[k * m..(k + 1) * m]);
         }
     }
-    let svd = jacobi_svd(&a, b);
-    let s: Vec<f64> = svd.sigma.iter().map(|sg| (sg * sg + eps).sqrt()).collect();
+    // M = AAᵀ = U diag(λ) Uᵀ (symmetric, f64), as the reference computes it.
+    let mut mm = vec![0.0; b * b];
+    for i in 0..b {
+        for k in 0..=i {
+            let v = dot(&a[i * b..(i + 1) * b], &a[k * b..(k + 1) * b]);
+            mm[i * b + k] = v;
+            mm[k * b + i] = v;
+        }
+    }
+    let eig = symmetric_eigen(&mm, b);
+    let u = &eig.vectors;
+    let s: Vec<f64> = eig
+        .values
+        .iter()
+        .map(|l| (l.max(0.0) + eps).sqrt())
+        .collect();
     let sqrt_trace_term: f64 = s.iter().sum();
 
-    // G_A = (AAᵀ + εI)^(-1/2) A = W diag(1/s) Vᵀ
-    let w_scaled: Vec<f64> = svd
-        .w
-        .iter()
-        .enumerate()
-        .map(|(k, w)| w / s[k % b])
-        .collect();
+    // G_A = (AAᵀ + εI)^(-1/2) A = U diag(1/s) (Uᵀ A)
+    let mut uta = vec![0.0; b * b];
+    for i in 0..b {
+        let a_row = &a[i * b..(i + 1) * b];
+        for j in 0..b {
+            let uij = u[i * b + j];
+            for (t, x) in uta[j * b..(j + 1) * b].iter_mut().zip(a_row) {
+                *t += uij * x;
+            }
+        }
+    }
     let mut g_a = vec![0.0; b * b];
     for i in 0..b {
-        for k in 0..b {
-            g_a[i * b + k] = dot(&w_scaled[i * b..(i + 1) * b], &svd.v[k * b..(k + 1) * b]);
+        for j in 0..b {
+            let w = u[i * b + j] / s[j];
+            for (g, t) in g_a[i * b..(i + 1) * b]
+                .iter_mut()
+                .zip(&uta[j * b..(j + 1) * b])
+            {
+                *g += w * t;
+            }
         }
     }
     // R = G_A Q̃ (b×m), then centred over rows.
