@@ -4,6 +4,8 @@
 //! The host WS2 path needs `M = AAᵀ = U diag(λ) Uᵀ` for the B×B matrix `A`. This costs O(B³)
 //! once (about 10·B³ flops with the vectors), where a one-sided Jacobi SVD of `A` costs several
 //! sweeps of O(B³) each; the reference computes exactly these eigenvalues (of `M`, in f64).
+// The loops keep the published algorithm's index form, so it can be checked line by line.
+#![allow(clippy::needless_range_loop)]
 
 /// `M = U diag(values) Uᵀ`.
 #[derive(Debug, Clone)]
