@@ -57,30 +57,6 @@ fn first_existing(folder: &Path, stem: &str, extensions: &[&str]) -> PathBuf {
         .unwrap_or_else(|| folder.join(format!("{stem}.{}", extensions[0])))
 }
 
-/// Calls `f(line_number, line)` for every non-blank line (1-based numbers).
-fn for_each_line(
-    path: &Path,
-    mut f: impl FnMut(usize, &str) -> Result<(), DataError>,
-) -> Result<(), DataError> {
-    let mut reader = open(path)?;
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| DataError::parse(path, number + 1, "line", e.to_string()))?;
-        if n == 0 {
-            return Ok(());
-        }
-        number += 1;
-        let trimmed = line.trim_end_matches(['\n', '\r']);
-        if !trimmed.trim().is_empty() {
-            f(number, trimmed)?;
-        }
-    }
-}
-
 /// Bytes read per block by [`for_each_block`].
 const BLOCK: usize = 4 << 20;
 
@@ -122,6 +98,34 @@ fn for_each_block(
             return Ok(());
         }
     }
+}
+
+/// The non-blank lines of a block from [`for_each_block`] with their 1-based numbers (`\r` of
+/// CRLF endings removed), and how many lines the block held, blank ones included.
+fn block_lines(first: usize, block: &str) -> (Vec<(usize, &str)>, usize) {
+    let mut count = 0;
+    let lines = block
+        .split_terminator('\n')
+        .enumerate()
+        .inspect(|_| count += 1)
+        .map(|(i, l)| (first + i, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    (lines, count)
+}
+
+/// Calls `f(line_number, line)` for every non-blank line (1-based numbers), in file order.
+fn for_each_line(
+    path: &Path,
+    mut f: impl FnMut(usize, &str) -> Result<(), DataError>,
+) -> Result<(), DataError> {
+    for_each_block(path, |first, block| {
+        let (lines, count) = block_lines(first, block);
+        for (line, text) in lines {
+            f(line, text)?;
+        }
+        Ok(count)
+    })
 }
 
 /// Texts keyed by id, in file order (a corpus or a query set).
@@ -327,14 +331,7 @@ fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataErro
     reject_table(path)?;
     let mut c = Collection::empty(path);
     for_each_block(path, |first, block| {
-        let mut count = 0;
-        let lines: Vec<(usize, &str)> = block
-            .split_terminator('\n')
-            .enumerate()
-            .inspect(|_| count += 1)
-            .map(|(i, l)| (first + i, l.trim_end_matches('\r')))
-            .filter(|(_, l)| !l.trim().is_empty())
-            .collect();
+        let (lines, count) = block_lines(first, block);
         let parsed: Vec<Result<(String, String), DataError>> = lines
             .par_iter()
             .map(|&(line, text)| parse_record(path, line, text, with_title))
@@ -368,25 +365,28 @@ enum RecordId<'a> {
     Int(i64),
 }
 
-/// `(id, text)` of one line; the passage text is `title + " " + text`, trimmed.
+/// A passage's text: `title + " " + text`, trimmed (just the text when the title is empty).
+pub(crate) fn passage_text(title: &str, body: &str) -> String {
+    if title.is_empty() {
+        return body.trim().to_string();
+    }
+    let full = format!("{title} {body}");
+    let trimmed = full.trim();
+    if trimmed.len() == full.len() {
+        full
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// `(id, text)` of one line; with `with_title` the text is [`passage_text`].
 fn parse_record(
     path: &Path,
     line: usize,
     text: &str,
     with_title: bool,
 ) -> Result<(String, String), DataError> {
-    let joined = |title: &str, body: &str| -> String {
-        if !with_title || title.is_empty() {
-            return body.trim().to_string();
-        }
-        let full = format!("{title} {body}");
-        let trimmed = full.trim();
-        if trimmed.len() == full.len() {
-            full
-        } else {
-            trimmed.to_string()
-        }
-    };
+    let joined = |title: &str, body: &str| passage_text(if with_title { title } else { "" }, body);
     if let Ok(r) = serde_json::from_str::<Record>(text) {
         let id = match r.id {
             RecordId::Str(s) if !s.is_empty() => Some(s.to_string()),

@@ -13,7 +13,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::DataError;
-use crate::read::{Collection, QrelRow};
+use crate::read::{Collection, QrelRow, passage_text};
 
 /// A file format polars reads for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,15 @@ fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, DataError> {
     ))
 }
 
+/// A required id cell: not null, not empty.
+fn id_value(path: &Path, line: usize, field: &str, v: Option<&str>) -> Result<String, DataError> {
+    match v {
+        Some("") => Err(DataError::parse(path, line, field, "empty id")),
+        Some(v) => Ok(v.to_string()),
+        None => Err(DataError::parse(path, line, field, "missing (null)")),
+    }
+}
+
 fn strings<'a>(path: &Path, c: &'a Column) -> Result<&'a StringChunked, DataError> {
     c.str()
         .map_err(|e| DataError::parse(path, 0, c.name().as_str(), e.to_string()))
@@ -122,18 +131,10 @@ pub(crate) fn read_collection(
     let mut title_iter = titles.map(|t| t.iter());
     for (i, (id, text)) in ids.iter().zip(texts.iter()).enumerate() {
         let line = table.record(i);
-        let id = match id {
-            Some("") => return Err(DataError::parse(path, line, "_id", "empty id")),
-            Some(id) => id.to_string(),
-            None => return Err(DataError::parse(path, line, "_id", "missing (null)")),
-        };
+        let id = id_value(path, line, "_id", id)?;
         let text = text.ok_or_else(|| DataError::parse(path, line, "text", "missing (null)"))?;
         let title = title_iter.as_mut().and_then(|t| t.next().flatten());
-        let full = match title {
-            Some(title) if !title.is_empty() => format!("{title} {text}").trim().to_string(),
-            _ => text.trim().to_string(),
-        };
-        c.push(line, id, full)?;
+        c.push(line, id, passage_text(title.unwrap_or(""), text))?;
     }
     Ok(c)
 }
@@ -184,18 +185,13 @@ pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, Data
         .zip(scores);
     for (i, ((q, d), score)) in columns.enumerate() {
         let line = table.record(i);
-        let id = |v: Option<&str>, field: &str| match v {
-            Some("") => Err(DataError::parse(path, line, field, "empty id")),
-            Some(v) => Ok(v.to_string()),
-            None => Err(DataError::parse(path, line, field, "missing (null)")),
-        };
         let score = score.ok_or_else(|| DataError::parse(path, line, "score", "missing (null)"))?;
         if !score.is_finite() {
             return Err(DataError::parse(path, line, "score", "not finite"));
         }
         rows.push(QrelRow {
-            query_id: id(q, "query-id")?,
-            doc_id: id(d, "corpus-id")?,
+            query_id: id_value(path, line, "query-id", q)?,
+            doc_id: id_value(path, line, "corpus-id", d)?,
             score,
             line,
         });
