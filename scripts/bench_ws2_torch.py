@@ -16,10 +16,11 @@ def ws2(logits, labels, tau=1.0, eps=1e-15):
     b, n = labels.shape
     m = logits.shape[1]
     if m != n:
-        wide = torch.zeros(b, m, dtype=torch.float64)
-        for i in range(b):
-            wide[i, i * n:(i + 1) * n] = labels[i]
-        labels = wide
+        # Block-diagonal widening, vectorised (one indexed write, no Python loop over rows).
+        wide = torch.zeros(b, b, n, dtype=torch.float64)
+        idx = torch.arange(b)
+        wide[idx, idx] = labels.double()
+        labels = wide.reshape(b, m)
     p = torch.softmax(logits / tau, dim=1).double()
     q = torch.softmax(labels.double(), dim=1)
     f = 1.0 / (b - 1) if b > 1 else 1.0

@@ -7,6 +7,8 @@
 // The loops keep the published algorithm's index form, so it can be checked line by line.
 #![allow(clippy::needless_range_loop)]
 
+use crate::svd::dot;
+
 /// `M = U diag(values) Uᵀ`.
 #[derive(Debug, Clone)]
 pub struct SymmetricEigen {
@@ -21,6 +23,24 @@ pub struct SymmetricEigen {
 /// Eigendecomposition of the symmetric row-major `n×n` matrix `m` (only symmetric input is
 /// meaningful; the lower triangle is read).
 pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features the function is compiled for.
+        return unsafe { symmetric_eigen_avx2(m, n) };
+    }
+    symmetric_eigen_inline(m, n)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn symmetric_eigen_avx2(m: &[f64], n: usize) -> SymmetricEigen {
+    symmetric_eigen_inline(m, n)
+}
+
+/// [`symmetric_eigen`] inlined into the caller, so it is compiled with the caller's target
+/// features (the host WS2 path calls it from its AVX2 build).
+#[inline(always)]
+pub(crate) fn symmetric_eigen_inline(m: &[f64], n: usize) -> SymmetricEigen {
     assert_eq!(m.len(), n * n, "symmetric_eigen: matrix is not n×n");
     let mut v = m.to_vec();
     let mut d = vec![0.0; n];
@@ -28,6 +48,7 @@ pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
     if n > 0 {
         tred2(&mut v, &mut d, &mut e, n);
         tql2(&mut v, &mut d, &mut e, n);
+        transpose_in_place(&mut v, n);
     }
     SymmetricEigen {
         n,
@@ -36,10 +57,32 @@ pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
     }
 }
 
+/// `sqrt(a² + b²)`, by the direct formula where the squares can neither overflow nor lose
+/// precision to underflow, and by libm's careful `hypot` elsewhere.
+#[inline(always)]
+fn hypot(a: f64, b: f64) -> f64 {
+    let big = a.abs().max(b.abs());
+    if (1e-140..1e140).contains(&big) {
+        (a * a + b * b).sqrt()
+    } else {
+        a.hypot(b)
+    }
+}
+
+#[inline(always)]
+fn transpose_in_place(v: &mut [f64], n: usize) {
+    for r in 0..n {
+        for c in 0..r {
+            v.swap(r * n + c, c * n + r);
+        }
+    }
+}
+
 /// Householder tridiagonalisation; `v` becomes the accumulated orthogonal transform, `d` the
 /// diagonal and `e` the sub-diagonal (in `e[1..]`).
+#[inline(always)]
 fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
-    let at = |r: usize, c: usize| r * n + c;
+    let at = |r: usize, c: usize| c * n + r;
     for j in 0..n {
         d[j] = v[at(n - 1, j)];
     }
@@ -75,10 +118,11 @@ fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
             for j in 0..i {
                 f = d[j];
                 v[at(j, i)] = f;
-                g = e[j] + v[at(j, j)] * f;
-                for k in (j + 1)..i {
-                    g += v[at(k, j)] * d[k];
-                    e[k] += v[at(k, j)] * f;
+                // Column j of V, rows j+1..i: contiguous in the column-major storage.
+                let col = &v[at(j + 1, j)..at(i, j)];
+                g = e[j] + v[at(j, j)] * f + dot(col, &d[j + 1..i]);
+                for (ek, w) in e[j + 1..i].iter_mut().zip(col) {
+                    *ek += w * f;
                 }
                 e[j] = g;
             }
@@ -94,8 +138,8 @@ fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
             for j in 0..i {
                 f = d[j];
                 g = e[j];
-                for k in j..i {
-                    v[at(k, j)] -= f * e[k] + g * d[k];
+                for ((w, ek), dk) in v[at(j, j)..at(i, j)].iter_mut().zip(&e[j..i]).zip(&d[j..i]) {
+                    *w -= f * ek + g * dk;
                 }
                 d[j] = v[at(i - 1, j)];
                 v[at(i, j)] = 0.0;
@@ -112,13 +156,13 @@ fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
             for k in 0..=i {
                 d[k] = v[at(k, i + 1)] / h;
             }
+            let (head, tail) = v.split_at_mut(at(0, i + 1));
+            let pivot = &tail[..=i];
             for j in 0..=i {
-                let mut g = 0.0;
-                for k in 0..=i {
-                    g += v[at(k, i + 1)] * v[at(k, j)];
-                }
-                for k in 0..=i {
-                    v[at(k, j)] -= g * d[k];
+                let col = &mut head[at(0, j)..=at(i, j)];
+                let g = dot(pivot, col);
+                for (w, dk) in col.iter_mut().zip(&d[..=i]) {
+                    *w -= g * dk;
                 }
             }
         }
@@ -135,8 +179,8 @@ fn tred2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
 }
 
 /// Implicit QL iterations on the tridiagonal matrix, accumulating the rotations into `v`.
+#[inline(always)]
 fn tql2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
-    let at = |r: usize, c: usize| r * n + c;
     for i in 1..n {
         e[i - 1] = e[i];
     }
@@ -154,7 +198,7 @@ fn tql2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
             for _ in 0..64 {
                 let mut g = d[l];
                 let mut p = (d[l + 1] - g) / (2.0 * e[l]);
-                let mut r = p.hypot(1.0);
+                let mut r = hypot(p, 1.0);
                 if p < 0.0 {
                     r = -r;
                 }
@@ -179,16 +223,18 @@ fn tql2(v: &mut [f64], d: &mut [f64], e: &mut [f64], n: usize) {
                     s2 = s;
                     g = c * e[i];
                     h = c * p;
-                    r = p.hypot(e[i]);
+                    r = hypot(p, e[i]);
                     e[i + 1] = s * r;
                     s = e[i] / r;
                     c = p / r;
                     p = c * d[i] - s * g;
                     d[i + 1] = h + s * (c * g + s * d[i]);
-                    for k in 0..n {
-                        h = v[at(k, i + 1)];
-                        v[at(k, i + 1)] = s * v[at(k, i)] + c * h;
-                        v[at(k, i)] = c * v[at(k, i)] - s * h;
+                    // Columns i and i+1 of V are rows of the column-major storage.
+                    let (lo, hi) = v.split_at_mut((i + 1) * n);
+                    for (a, b) in lo[i * n..].iter_mut().zip(&mut hi[..n]) {
+                        let h = *b;
+                        *b = s * *a + c * h;
+                        *a = c * *a - s * h;
                     }
                 }
                 p = -s * s2 * c3 * el1 * e[l] / dl1;

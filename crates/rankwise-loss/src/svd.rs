@@ -90,6 +90,7 @@ fn columns(mt: &mut [f64], n: usize, p: usize, q: usize) -> (&mut [f64], &mut [f
 }
 
 /// `x·y` with four partial sums (unit-stride, vectorisable).
+#[inline(always)]
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));

@@ -12,10 +12,10 @@ use burn::backend::autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 use burn::tensor::{
-    Shape, Tensor, TensorData, TensorPrimitive, backend::Backend, ops::FloatTensor,
+    DType, Shape, Tensor, TensorData, TensorPrimitive, backend::Backend, ops::FloatTensor,
 };
 
-use super::host::ws2_f64;
+use super::host::ws2_into;
 
 /// Shape-independent settings of one WS2 call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,7 +51,9 @@ pub trait Ws2Backend: Backend {
     }
 }
 
-/// Reads both tensors to the host, runs [`ws2_f64`] and uploads loss and gradient.
+/// Reads both tensors to the host, runs the f64 host path ([`ws2_into`]) and uploads loss and
+/// gradient in the scores' dtype (f32 and f64 scores are read and written without conversion
+/// passes).
 pub fn host_loss_and_grad<B: Backend>(
     scores: FloatTensor<B>,
     labels: FloatTensor<B>,
@@ -62,15 +64,37 @@ pub fn host_loss_and_grad<B: Backend>(
     let device = scores.device();
     let dtype = scores.dtype();
     let [b, m] = scores.dims();
+    let (n, tau, eps) = (params.n, params.temperature, params.eps);
+    let y = to_f64(labels.into_data());
     // A fresh tensor: reading back a tensor whose storage is still shared with the caller makes
     // some CPU backends (NdArray) copy it element by element through dynamic-rank iterators,
     // which cost more than the whole loss at B = 64; a new tensor is read without a copy.
-    let s = to_f64(scores.mul_scalar(1.0).into_data());
-    let y = to_f64(labels.into_data());
-    let out = ws2_f64(&s, &y, b, params.n, m, params.temperature, params.eps);
+    let data = scores.mul_scalar(1.0).into_data();
+    let (loss, grad) = match data.dtype {
+        DType::F64 => {
+            let s = data.as_slice::<f64>().expect("f64 data");
+            let mut g = vec![0.0f64; b * m];
+            let (loss, _) = ws2_into(s, &y, b, n, m, tau, eps, &mut g);
+            (loss, TensorData::new(g, [b, m]))
+        }
+        DType::F32 => {
+            let s = data.as_slice::<f32>().expect("f32 data");
+            let mut g = vec![0.0f32; b * m];
+            let (loss, _) = ws2_into(s, &y, b, n, m, tau, eps, &mut g);
+            (loss, TensorData::new(g, [b, m]))
+        }
+        _ => {
+            // Half precision and others: compute from f64 values, return f32 (converted to the
+            // scores' dtype on upload).
+            let s = to_f64(data);
+            let mut g = vec![0.0f32; b * m];
+            let (loss, _) = ws2_into(&s, &y, b, n, m, tau, eps, &mut g);
+            (loss, TensorData::new(g, [b, m]))
+        }
+    };
     // Outputs keep the scores' dtype (not the device default), so f64 backends stay exact.
-    let loss = Tensor::<B, 1>::from_data(TensorData::new(vec![out.loss], [1]), (&device, dtype));
-    let grad = Tensor::<B, 2>::from_data(TensorData::new(out.grad, [b, m]), (&device, dtype));
+    let loss = Tensor::<B, 1>::from_data(TensorData::new(vec![loss], [1]), (&device, dtype));
+    let grad = Tensor::<B, 2>::from_data(grad, (&device, dtype));
     (
         loss.into_primitive().tensor(),
         grad.into_primitive().tensor(),

@@ -2,6 +2,7 @@
 //! distributions, as in SyCL (Esfandiarpoor et al., 2025).
 
 mod backend;
+mod fast_exp;
 pub mod host;
 
 pub use backend::{Ws2Backend, Ws2Params, host_loss_and_grad};
