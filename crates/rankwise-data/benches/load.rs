@@ -4,13 +4,16 @@
 //! (`JsonReader` with `JsonFormat::JsonLines`) of the same corpus file (feature `polars`).
 //!
 //! Goals: the corpus read ≤ 2× polars' time; peak heap ≤ 2× the corpus file's size.
+//! Times are medians of runs with the heap counter off (its shared atomic counters would tax the
+//! reader that makes more allocations, from two threads); the peak heap comes from one more run
+//! of each reader with the counter on.
 //! `RANKWISE_BENCH_PASSAGES` changes the corpus size (queries = passages / 4, qrels = passages /
 //! 2). The files are generated once under the target directory and reused.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rankwise_data::{
@@ -23,11 +26,13 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Off during timed runs: then an allocation only reads this flag.
+static COUNTING: AtomicBool = AtomicBool::new(false);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
         }
@@ -35,11 +40,13 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
+        if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             if new_size >= layout.size() {
                 let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
                     - layout.size();
@@ -55,14 +62,22 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// Runs `f`, returning its result, seconds, and peak heap above what was live before.
-fn measure<T>(f: impl FnOnce() -> T) -> (T, f64, usize) {
-    let base = LIVE.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
+/// Runs `f` with the heap counter off, returning its result and seconds.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let t = Instant::now();
     let out = f();
-    let secs = t.elapsed().as_secs_f64();
-    (out, secs, PEAK.load(Ordering::Relaxed) - base)
+    (out, t.elapsed().as_secs_f64())
+}
+
+/// Runs `f` with the heap counter on, returning its result and its peak heap (bytes allocated
+/// by `f` and live at the same time; frees of memory allocated before do not count).
+fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LIVE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::SeqCst);
+    let out = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    (out, PEAK.load(Ordering::Relaxed))
 }
 
 fn env(name: &str, default: usize) -> usize {
@@ -146,15 +161,12 @@ fn mib(bytes: usize) -> f64 {
 }
 
 #[cfg(feature = "polars")]
-fn polars_read_ndjson(path: &Path) -> (usize, f64, usize) {
+fn polars_read_ndjson(path: &Path) -> polars::prelude::DataFrame {
     use polars::prelude::*;
-    let (df, secs, peak) = measure(|| {
-        JsonReader::new(std::fs::File::open(path).unwrap())
-            .with_json_format(JsonFormat::JsonLines)
-            .finish()
-            .unwrap()
-    });
-    (df.height(), secs, peak)
+    JsonReader::new(std::fs::File::open(path).unwrap())
+        .with_json_format(JsonFormat::JsonLines)
+        .finish()
+        .unwrap()
 }
 
 fn main() {
@@ -173,17 +185,20 @@ fn main() {
     );
 
     let runs = 3;
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     let mut ours = Vec::new();
-    let mut ours_peak = 0;
-    let mut text_bytes = 0;
     for _ in 0..runs {
-        let (c, secs, peak) = measure(|| read_corpus(&corpus_file).unwrap());
+        let (c, secs) = timed(|| read_corpus(&corpus_file).unwrap());
         assert_eq!(c.len(), passages);
-        text_bytes = c.texts().iter().map(|t| t.len()).sum::<usize>();
         ours.push(secs);
-        ours_peak = ours_peak.max(peak);
     }
-    let (d, full_secs, full_peak) = measure(|| {
+    let (c, ours_peak) = peak_heap(|| read_corpus(&corpus_file).unwrap());
+    let text_bytes = c.text_bytes();
+    drop(c);
+    let load = || {
         MultiLevelDataset::load(MultiLevelConfig {
             sources: vec![SourceConfig::beir(&dir, "train")],
             group_size: 4,
@@ -191,11 +206,13 @@ fn main() {
             seed: 0,
         })
         .unwrap()
-    });
+    };
+    let (d, full_secs) = timed(load);
     let judged = d.len();
     drop(d);
-    ours.sort_by(f64::total_cmp);
-    let ours_median = ours[runs / 2];
+    let (d, full_peak) = peak_heap(load);
+    drop(d);
+    let ours_median = median(ours);
     println!(
         "rankwise read_corpus        {ours_median:7.3} s  peak heap {:7.0} MiB ({:.2}× the file, {:.2}× the passage text)",
         mib(ours_peak),
@@ -209,15 +226,14 @@ fn main() {
     #[cfg(feature = "polars")]
     {
         let mut theirs = Vec::new();
-        let mut their_peak = 0;
         for _ in 0..runs {
-            let (rows, secs, peak) = polars_read_ndjson(&corpus_file);
-            assert_eq!(rows, passages);
+            let (df, secs) = timed(|| polars_read_ndjson(&corpus_file));
+            assert_eq!(df.height(), passages);
             theirs.push(secs);
-            their_peak = their_peak.max(peak);
         }
-        theirs.sort_by(f64::total_cmp);
-        let theirs_median = theirs[runs / 2];
+        let (df, their_peak) = peak_heap(|| polars_read_ndjson(&corpus_file));
+        drop(df);
+        let theirs_median = median(theirs);
         println!(
             "polars read_ndjson          {theirs_median:7.3} s  peak heap {:7.0} MiB ({:.2}× the file)",
             mib(their_peak),

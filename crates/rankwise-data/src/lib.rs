@@ -10,6 +10,7 @@
 //! * [`config`]: TOML dataset configs (`kind = "multilevel" | "binary"`).
 
 pub mod binary;
+mod collection;
 pub mod config;
 pub mod error;
 pub mod item;

@@ -10,15 +10,14 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 use rayon::prelude::*;
 use serde_json::Value;
 
+pub use crate::collection::Collection;
+use crate::collection::Records;
 use crate::error::DataError;
 
 /// Opens a file for buffered reading, decompressing it when the name ends in `.gz`.
@@ -63,39 +62,106 @@ const BLOCK: usize = 4 << 20;
 /// Calls `f(first_line_number, block)` for consecutive blocks of whole lines (about [`BLOCK`]
 /// bytes each; a longer line makes a longer block). `f` returns how many lines the block held
 /// (its `\n` count, plus one for an unterminated last line).
+///
+/// A second thread reads (and decompresses) the next blocks while `f` works on this one.
 fn for_each_block(
     path: &Path,
     mut f: impl FnMut(usize, &str) -> Result<usize, DataError>,
 ) -> Result<(), DataError> {
-    let mut reader = open(path)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
-    let mut first_line = 1;
-    loop {
-        let read = (&mut reader)
-            .take(BLOCK as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| DataError::parse(path, first_line, "line", e.to_string()))?;
-        let eof = read == 0;
-        let cut = match buf.iter().rposition(|&b| b == b'\n') {
-            Some(i) => i + 1,
-            None if eof => buf.len(),
-            None => continue, // one line longer than a block: read on
-        };
-        if cut == 0 {
-            return Ok(());
+    let reader = open_raw(path)?;
+    std::thread::scope(|scope| {
+        // Two blocks in flight: the one `f` works on and the one being read.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || read_blocks(reader, tx));
+        let mut first_line = 1;
+        // When `f` fails, `rx` is dropped and the reader stops at its next send.
+        for block in rx {
+            let text = match block {
+                Block::Text(text) => text,
+                Block::Failed(e) => {
+                    return Err(DataError::parse(path, first_line, "line", e.to_string()));
+                }
+                Block::BadUtf8(bytes, valid_up_to) => {
+                    let line =
+                        first_line + bytes[..valid_up_to].iter().filter(|&&b| b == b'\n').count();
+                    return Err(DataError::parse(
+                        path,
+                        line,
+                        "line",
+                        "stream did not contain valid UTF-8",
+                    ));
+                }
+            };
+            first_line += f(first_line, &text)?;
         }
-        let block = std::str::from_utf8(&buf[..cut]).map_err(|e| {
-            let line = first_line
-                + buf[..e.valid_up_to()]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count();
-            DataError::parse(path, line, "line", "stream did not contain valid UTF-8")
-        })?;
-        first_line += f(first_line, block)?;
-        buf.drain(..cut);
-        if eof && buf.is_empty() {
-            return Ok(());
+        Ok(())
+    })
+}
+
+/// What the reader thread sends: a block of whole lines, checked to be UTF-8, or why not.
+enum Block {
+    Text(String),
+    /// The bytes and the length of their valid UTF-8 prefix.
+    BadUtf8(Vec<u8>, usize),
+    Failed(std::io::Error),
+}
+
+/// The file's bytes, decompressed when it ends in `.gz`, for a reader thread.
+fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// Sends blocks of whole lines (the last one may be unterminated) until the end of the stream,
+/// a read error or invalid UTF-8 (sent, then stop), or a closed channel.
+fn read_blocks(mut reader: Box<dyn Read + Send>, tx: std::sync::mpsc::SyncSender<Block>) {
+    // The partial line after the last `\n` of the previous block.
+    let mut pending: Vec<u8> = Vec::new();
+    let send = |buf: Vec<u8>| match String::from_utf8(buf) {
+        Ok(text) => tx.send(Block::Text(text)).is_ok(),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let _ = tx.send(Block::BadUtf8(e.into_bytes(), valid));
+            false
+        }
+    };
+    loop {
+        let mut buf = Vec::with_capacity(pending.len() + BLOCK);
+        buf.append(&mut pending);
+        let cut = loop {
+            let start = buf.len();
+            match (&mut reader).take(BLOCK as u64).read_to_end(&mut buf) {
+                Ok(0) => break None,
+                Ok(_) => {
+                    // `pending` holds no `\n`, so only the new bytes are searched.
+                    if let Some(i) = buf[start..].iter().rposition(|&b| b == b'\n') {
+                        break Some(start + i + 1);
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Block::Failed(e));
+                    return;
+                }
+            }
+        };
+        match cut {
+            Some(c) => {
+                pending.extend_from_slice(&buf[c..]);
+                buf.truncate(c);
+                if !send(buf) {
+                    return;
+                }
+            }
+            None => {
+                if !buf.is_empty() {
+                    send(buf);
+                }
+                return;
+            }
         }
     }
 }
@@ -126,100 +192,6 @@ fn for_each_line(
         }
         Ok(count)
     })
-}
-
-/// Texts keyed by id, in file order (a corpus or a query set).
-#[derive(Debug, Clone, Default)]
-pub struct Collection {
-    path: PathBuf,
-    ids: Vec<String>,
-    texts: Vec<String>,
-    /// `(hash of the id, position)`: the ids are stored once, in `ids`, and growing the table
-    /// never re-reads them.
-    index: HashTable<(u64, usize)>,
-    hasher: FixedState,
-}
-
-impl Collection {
-    /// Builds a collection from `(id, text)` pairs; a repeated id is an error.
-    pub fn from_pairs(
-        name: &str,
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, DataError> {
-        let mut c = Collection {
-            path: PathBuf::from(name),
-            ..Default::default()
-        };
-        for (i, (id, text)) in pairs.into_iter().enumerate() {
-            c.push(i + 1, id, text)?;
-        }
-        Ok(c)
-    }
-
-    /// An empty collection labelled with the file it is read from.
-    pub(crate) fn empty(path: &Path) -> Self {
-        Collection {
-            path: path.to_path_buf(),
-            ..Default::default()
-        }
-    }
-
-    pub(crate) fn push(&mut self, line: usize, id: String, text: String) -> Result<(), DataError> {
-        let hash = self.hasher.hash_one(id.as_str());
-        if let Some(&(_, first)) = self.index.find(hash, |&(_, i)| self.ids[i] == id) {
-            return Err(DataError::parse(
-                &self.path,
-                line,
-                "_id",
-                format!("duplicate id {id:?} (first seen as record {})", first + 1),
-            ));
-        }
-        self.index
-            .insert_unique(hash, (hash, self.ids.len()), |&(h, _)| h);
-        self.ids.push(id);
-        self.texts.push(text);
-        Ok(())
-    }
-
-    /// The file this collection was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-    /// Number of records.
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-    /// True when there are no records.
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
-    /// Position of an id.
-    pub fn position(&self, id: &str) -> Option<usize> {
-        let hash = self.hasher.hash_one(id);
-        self.index
-            .find(hash, |&(_, i)| self.ids[i] == id)
-            .map(|&(_, i)| i)
-    }
-    /// Text of an id.
-    pub fn get(&self, id: &str) -> Option<&str> {
-        self.position(id).map(|i| self.texts[i].as_str())
-    }
-    /// Id at a position.
-    pub fn id(&self, i: usize) -> &str {
-        &self.ids[i]
-    }
-    /// Text at a position.
-    pub fn text(&self, i: usize) -> &str {
-        &self.texts[i]
-    }
-    /// All ids, in file order.
-    pub fn ids(&self) -> &[String] {
-        &self.ids
-    }
-    /// All texts, in file order.
-    pub fn texts(&self) -> &[String] {
-        &self.texts
-    }
 }
 
 fn id_field(path: &Path, line: usize, obj: &Value, field: &str) -> Result<String, DataError> {
@@ -330,19 +302,67 @@ fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataErro
     }
     reject_table(path)?;
     let mut c = Collection::empty(path);
-    for_each_block(path, |first, block| {
+    // Block k is parsed (on the pool) while block k−1's records join the collection and its id
+    // index (serial), so neither waits for the other.
+    let mut pending = Vec::new();
+    let mut adopt_failed = false;
+    let read = for_each_block(path, |first, block| {
         let (lines, count) = block_lines(first, block);
-        let parsed: Vec<Result<(String, String), DataError>> = lines
-            .par_iter()
-            .map(|&(line, text)| parse_record(path, line, text, with_title))
-            .collect();
-        for ((line, _), record) in lines.iter().zip(parsed) {
-            let (id, text) = record?;
-            c.push(*line, id, text)?;
-        }
+        let previous = std::mem::take(&mut pending);
+        let (adopted, parsed) = rayon::join(
+            || adopt(&mut c, previous),
+            || parse_lines(path, &lines, with_title),
+        );
+        adopt_failed = adopted.is_err();
+        adopted?;
+        pending = parsed;
         Ok(count)
-    })?;
-    Ok(c)
+    });
+    match read {
+        // An error in an earlier block than the one that failed to read comes first.
+        Err(e) if adopt_failed => Err(e),
+        Err(e) => adopt(&mut c, pending).and(Err(e)),
+        Ok(()) => adopt(&mut c, pending).map(|()| c),
+    }
+}
+
+/// Parses a block's lines on the pool, in runs; each run stops at its first error.
+fn parse_lines(
+    path: &Path,
+    lines: &[(usize, &str)],
+    with_title: bool,
+) -> Vec<(Records, Option<DataError>)> {
+    let run = lines
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(64);
+    lines
+        .par_chunks(run)
+        .map(|chunk| {
+            let mut r = Records::with_text_capacity(chunk.iter().map(|l| l.1.len()).sum());
+            let mut error = None;
+            for &(line, text) in chunk {
+                if let Err(e) = parse_record(path, line, text, with_title, &mut r) {
+                    error = Some(e);
+                    break;
+                }
+            }
+            r.shrink_to_fit();
+            (r, error)
+        })
+        .collect()
+}
+
+/// Adds parsed runs to the collection in order; the first error (a parse error or a repeated
+/// id) ends it.
+fn adopt(c: &mut Collection, parsed: Vec<(Records, Option<DataError>)>) -> Result<(), DataError> {
+    for (records, error) in parsed {
+        c.append(records)?;
+        if let Some(e) = error {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// A corpus/query line in its usual shape, read without building a JSON tree. Anything else
@@ -367,35 +387,60 @@ enum RecordId<'a> {
 
 /// A passage's text: `title + " " + text`, trimmed (just the text when the title is empty).
 pub(crate) fn passage_text(title: &str, body: &str) -> String {
+    let mut out = String::with_capacity(title.len() + 1 + body.len());
+    push_passage_text(&mut out, title, body);
+    out
+}
+
+/// Appends [`passage_text`] to `out` without an intermediate string; trimming is rare and done
+/// in place.
+pub(crate) fn push_passage_text(out: &mut String, title: &str, body: &str) {
     if title.is_empty() {
-        return body.trim().to_string();
+        out.push_str(body.trim());
+        return;
     }
-    let full = format!("{title} {body}");
-    let trimmed = full.trim();
-    if trimmed.len() == full.len() {
-        full
-    } else {
-        trimmed.to_string()
+    let base = out.len();
+    out.push_str(title);
+    out.push(' ');
+    out.push_str(body);
+    let end = base + out[base..].trim_end().len();
+    out.truncate(end);
+    let start = end - out[base..].trim_start().len();
+    if start > base {
+        out.drain(base..start);
     }
 }
 
-/// `(id, text)` of one line; with `with_title` the text is [`passage_text`].
+/// Parses one line into `out` (id, and the text; with `with_title` the text is
+/// [`passage_text`]). Nothing is added when the line is an error.
 fn parse_record(
     path: &Path,
     line: usize,
     text: &str,
     with_title: bool,
-) -> Result<(String, String), DataError> {
-    let joined = |title: &str, body: &str| passage_text(if with_title { title } else { "" }, body);
+    out: &mut Records,
+) -> Result<(), DataError> {
     if let Ok(r) = serde_json::from_str::<Record>(text) {
-        let id = match r.id {
-            RecordId::Str(s) if !s.is_empty() => Some(s.to_string()),
-            RecordId::Int(n) => Some(n.to_string()),
-            RecordId::Str(_) => None,
+        let id_ok = match r.id {
+            RecordId::Str(s) if !s.is_empty() => {
+                out.ids.push(s);
+                true
+            }
+            RecordId::Int(n) => {
+                out.ids.push_with(|buf| {
+                    use std::fmt::Write;
+                    let _ = write!(buf, "{n}");
+                });
+                true
+            }
+            RecordId::Str(_) => false,
         };
-        if let Some(id) = id {
-            let title = r.title.as_deref().unwrap_or("");
-            return Ok((id, joined(title, &r.text)));
+        if id_ok {
+            let title = if with_title { r.title.as_deref() } else { None };
+            out.texts
+                .push_with(|buf| push_passage_text(buf, title.unwrap_or(""), &r.text));
+            out.commit(line);
+            return Ok(());
         }
     }
     let obj = parse_object(path, line, text)?;
@@ -406,7 +451,11 @@ fn parse_record(
     } else {
         ""
     };
-    Ok((id, joined(title, body)))
+    out.ids.push(&id);
+    out.texts
+        .push_with(|buf| push_passage_text(buf, title, body));
+    out.commit(line);
+    Ok(())
 }
 
 /// One judgement row of a qrels file.
@@ -504,4 +553,20 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
         }
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passage_text;
+
+    #[test]
+    fn passage_text_joins_and_trims_the_whole() {
+        assert_eq!(passage_text("Title", "body"), "Title body");
+        assert_eq!(passage_text("", "  body \n"), "body");
+        assert_eq!(passage_text("  T ", " body  "), "T   body");
+        assert_eq!(passage_text(" ", "\tbody"), "body");
+        assert_eq!(passage_text("Title", ""), "Title");
+        assert_eq!(passage_text("  ", " "), "");
+        assert_eq!(passage_text("é ", " ü"), "é   ü");
+    }
 }

@@ -134,7 +134,7 @@ pub(crate) fn read_collection(
         let id = id_value(path, line, "_id", id)?;
         let text = text.ok_or_else(|| DataError::parse(path, line, "text", "missing (null)"))?;
         let title = title_iter.as_mut().and_then(|t| t.next().flatten());
-        c.push(line, id, passage_text(title.unwrap_or(""), text))?;
+        c.push(line, &id, &passage_text(title.unwrap_or(""), text))?;
     }
     Ok(c)
 }

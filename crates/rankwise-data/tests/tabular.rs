@@ -51,8 +51,8 @@ fn parquet_records_match_the_jsonl_reader() {
     )
     .unwrap();
     let (a, b) = (read_corpus(&corpus).unwrap(), read_corpus(&jsonl).unwrap());
-    assert_eq!(a.ids(), b.ids());
-    assert_eq!(a.texts(), b.texts());
+    assert_eq!(a.ids().collect::<Vec<_>>(), b.ids().collect::<Vec<_>>());
+    assert_eq!(a.texts().collect::<Vec<_>>(), b.texts().collect::<Vec<_>>());
     assert_eq!(a.get("1"), Some("Title   body one"));
     assert_eq!(a.get("30"), Some("three"));
 
@@ -91,7 +91,7 @@ fn csv_keeps_ids_as_written_and_reads_quoted_text() {
         "_id,title,text\n007,\"A, B\",\"said \"\"hi\"\", then left\"\n8,,plain\n",
     );
     let c = read_corpus(&corpus).unwrap();
-    assert_eq!(c.ids(), ["007", "8"]);
+    assert_eq!(c.ids().collect::<Vec<_>>(), ["007", "8"]);
     assert_eq!(c.get("007"), Some("A, B said \"hi\", then left"));
     assert_eq!(c.get("8"), Some("plain"));
     let qrels = csv(
@@ -184,8 +184,8 @@ fn shared_collection_as_parquet_gives_the_same_dataset() {
     let corpus = read_corpus(&collection_file(&folder, "corpus")).unwrap();
     let queries = read_queries(&collection_file(&folder, "queries")).unwrap();
     let qrels = read_qrels(&qrels_file(&folder, "test")).unwrap();
-    let ids = |c: &rankwise_data::Collection| c.ids().to_vec();
-    let texts = |c: &rankwise_data::Collection| c.texts().to_vec();
+    let ids = |c: &rankwise_data::Collection| c.ids().map(String::from).collect::<Vec<_>>();
+    let texts = |c: &rankwise_data::Collection| c.texts().map(String::from).collect::<Vec<_>>();
     parquet(
         dir.path(),
         "corpus.parquet",

@@ -168,20 +168,19 @@ fn bar(show: bool, len: usize, what: &str) -> ProgressBar {
 pub fn encode<B: Backend>(
     encoder: &BiEncoder<B>,
     side: Side,
-    texts: &[String],
+    texts: &[&str],
     settings: &EvalSettings,
     device: &B::Device,
     what: &str,
 ) -> Result<Embeddings, EvalError> {
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let pb = bar(settings.progress, texts.len(), what);
     let data = if settings.host_inference {
         HostEncoder::new(encoder)
-            .embed_texts(side, &refs, settings.encode_workers, |n| pb.inc(n as u64))
+            .embed_texts(side, texts, settings.encode_workers, |n| pb.inc(n as u64))
     } else {
         encoder.embed_sorted_parallel(
             side,
-            &refs,
+            texts,
             settings.batch_size,
             settings.encode_workers,
             device,
@@ -283,7 +282,7 @@ pub fn evaluate_dataset<B: Backend>(
             let e = encode(
                 encoder,
                 Side::Passage,
-                corpus.texts(),
+                &corpus.texts().collect::<Vec<_>>(),
                 settings,
                 device,
                 "corpus",
@@ -301,9 +300,9 @@ pub fn evaluate_dataset<B: Backend>(
     };
 
     let t = Instant::now();
-    let texts: Vec<String> = eval_queries
+    let texts: Vec<&str> = eval_queries
         .iter()
-        .map(|q| queries.get(q).expect("filtered").to_string())
+        .map(|q| queries.get(q).expect("filtered"))
         .collect();
     let q_emb = encode(encoder, Side::Query, &texts, settings, device, "queries")?;
     let encode_queries = t.elapsed().as_secs_f64();
