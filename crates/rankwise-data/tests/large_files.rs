@@ -9,17 +9,17 @@ use rankwise_data::read_corpus;
 /// Line `i` (0-based) of a corpus of `n` records; some titles empty, some texts with escapes,
 /// integer ids every 7th record.
 fn record(i: usize) -> String {
-    let title = if i % 3 == 0 {
+    let title = if i.is_multiple_of(3) {
         String::new()
     } else {
         format!("Title {i}")
     };
-    let text = if i % 5 == 0 {
+    let text = if i.is_multiple_of(5) {
         format!("quote \\\"{i}\\\" and tab\\t {}", "w ".repeat(i % 40))
     } else {
         format!("passage {i} {}", "word ".repeat(20 + i % 60))
     };
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         format!("{{\"_id\": {i}, \"title\": \"{title}\", \"text\": \"{text}\"}}")
     } else {
         format!("{{\"_id\": \"d{i}\", \"title\": \"{title}\", \"text\": \"{text}\"}}")
