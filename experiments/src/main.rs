@@ -45,7 +45,13 @@ enum Command {
     Generate(commands::generate::Args),
 }
 
+/// Burn's CPU backend allocates every op's output afresh: mimalloc, keeping freed memory for
+/// reuse, spares each training step from page-faulting it in (see `rankwise_train::memory`).
+#[global_allocator]
+static ALLOC: rankwise_train::memory::TrainingAllocator = rankwise_train::memory::TrainingAllocator;
+
 fn main() -> anyhow::Result<()> {
+    rankwise_train::memory::keep_freed_memory();
     match Cli::parse().command {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),

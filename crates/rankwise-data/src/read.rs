@@ -386,6 +386,7 @@ enum RecordId<'a> {
 }
 
 /// A passage's text: `title + " " + text`, trimmed (just the text when the title is empty).
+#[cfg(any(feature = "polars", test))]
 pub(crate) fn passage_text(title: &str, body: &str) -> String {
     let mut out = String::with_capacity(title.len() + 1 + body.len());
     push_passage_text(&mut out, title, body);

@@ -17,7 +17,13 @@ use rankwise_train::{LossSettings, Objective};
 
 type B = Autodiff<NdArray>;
 
+/// As `experiments`: mimalloc, keeping freed memory for the next step (`rankwise_train::memory`).
+#[global_allocator]
+static ALLOC: rankwise_train::memory::TrainingAllocator = rankwise_train::memory::TrainingAllocator;
+
 fn main() {
+    // As `experiments` does: CPU training reuses freed memory instead of page-faulting it in.
+    let tuned = rankwise_train::memory::keep_freed_memory() == -1;
     let steps: usize = std::env::var("RANKWISE_BENCH_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -85,7 +91,12 @@ fn main() {
     }
     let qps = (steps * b) as f64 / secs;
     println!(
-        "rankwise (Burn NdArray): {:.3} queries/s, {:.0} tokens/s, {:.2} s/step (batch {b} x group {g}, len 256)",
+        "rankwise (Burn NdArray{}): {:.3} queries/s, {:.0} tokens/s, {:.2} s/step (batch {b} x group {g}, len 256)",
+        if tuned {
+            ", mimalloc keeping freed memory"
+        } else {
+            ""
+        },
         qps,
         tokens as f64 / secs,
         secs / steps as f64

@@ -6,12 +6,15 @@
 //!   gradient, in one pass or GradCache chunks spread over several devices.
 //! * [`trainer`]: the loop (AdamW, warm-up + linear decay, global-norm clipping, accumulation,
 //!   checkpoints, resume, logs, periodic evaluation, export).
+//! * [`memory`]: allocator settings that keep a CPU training step from page-faulting its
+//!   tensors in.
 
 pub mod checkpoint;
 pub mod clip;
 pub mod config;
 pub mod error;
 pub mod loss;
+pub mod memory;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
