@@ -6,10 +6,11 @@ mod plots;
 
 use clap::{Parser, Subcommand};
 
-// Large short-lived tensors: mimalloc reuses freed pages where the system allocator returns
-// them to the OS and faults them back in on every batch.
+/// Large short-lived tensors: mimalloc, told to keep freed memory, reuses it where the system
+/// allocator returns it to the OS and faults it back in on every batch (see
+/// `rankwise_train::memory`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: rankwise_train::memory::TrainingAllocator = rankwise_train::memory::TrainingAllocator;
 
 #[derive(Parser)]
 #[command(
@@ -44,11 +45,6 @@ enum Command {
     /// Write synthetic passages at relevance levels 3/2/1/0 for each query with an LLM server.
     Generate(commands::generate::Args),
 }
-
-/// Burn's CPU backend allocates every op's output afresh: mimalloc, keeping freed memory for
-/// reuse, spares each training step from page-faulting it in (see `rankwise_train::memory`).
-#[global_allocator]
-static ALLOC: rankwise_train::memory::TrainingAllocator = rankwise_train::memory::TrainingAllocator;
 
 fn main() -> anyhow::Result<()> {
     rankwise_train::memory::keep_freed_memory();
