@@ -4,7 +4,7 @@
 //! MiniLM's training shape many are large (an attention map of 80 sequences × 12 heads ×
 //! 256 × 256 is 252 MB). glibc's `malloc` serves anything above its mmap threshold (at most
 //! 32 MiB) with a fresh `mmap` and unmaps it on free, so every such operation page-faults its
-//! output in and the kernel zeroes it page by page: about a third of a training step. Its
+//! output in and the kernel zeroes it page by page: about half of a training step. Its
 //! `mallopt` cannot keep more than 2 GiB of freed memory, which a step exceeds.
 //!
 //! Binaries that train declare [`TrainingAllocator`] (mimalloc) as their global allocator and
