@@ -24,7 +24,7 @@ pub struct SymmetricEigen {
 /// meaningful; the lower triangle is read).
 pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if crate::cpu::has_avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
         return unsafe { symmetric_eigen_avx2(m, n) };
     }

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod baselines;
+mod cpu;
 pub mod eigh;
 pub mod error;
 pub mod labels;

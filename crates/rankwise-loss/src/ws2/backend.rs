@@ -12,10 +12,10 @@ use burn::backend::autodiff::{
     ops::{Backward, Ops, OpsKind},
 };
 use burn::tensor::{
-    DType, Shape, Tensor, TensorData, TensorPrimitive, backend::Backend, ops::FloatTensor,
+    DType, Element, Shape, Tensor, TensorData, TensorPrimitive, backend::Backend, ops::FloatTensor,
 };
 
-use super::host::ws2_into;
+use super::host::{HostFloat, ws2_into};
 
 /// Shape-independent settings of one WS2 call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,33 +64,17 @@ pub fn host_loss_and_grad<B: Backend>(
     let device = scores.device();
     let dtype = scores.dtype();
     let [b, m] = scores.dims();
-    let (n, tau, eps) = (params.n, params.temperature, params.eps);
     let y = to_f64(labels.into_data());
     // A fresh tensor: reading back a tensor whose storage is still shared with the caller makes
     // some CPU backends (NdArray) copy it element by element through dynamic-rank iterators,
     // which cost more than the whole loss at B = 64; a new tensor is read without a copy.
     let data = scores.mul_scalar(1.0).into_data();
     let (loss, grad) = match data.dtype {
-        DType::F64 => {
-            let s = data.as_slice::<f64>().expect("f64 data");
-            let mut g = vec![0.0f64; b * m];
-            let (loss, _) = ws2_into(s, &y, b, n, m, tau, eps, &mut g);
-            (loss, TensorData::new(g, [b, m]))
-        }
-        DType::F32 => {
-            let s = data.as_slice::<f32>().expect("f32 data");
-            let mut g = vec![0.0f32; b * m];
-            let (loss, _) = ws2_into(s, &y, b, n, m, tau, eps, &mut g);
-            (loss, TensorData::new(g, [b, m]))
-        }
-        _ => {
-            // Half precision and others: compute from f64 values, return f32 (converted to the
-            // scores' dtype on upload).
-            let s = to_f64(data);
-            let mut g = vec![0.0f32; b * m];
-            let (loss, _) = ws2_into(&s, &y, b, n, m, tau, eps, &mut g);
-            (loss, TensorData::new(g, [b, m]))
-        }
+        DType::F64 => run::<_, f64>(data.as_slice::<f64>().expect("f64 data"), &y, b, m, params),
+        DType::F32 => run::<_, f32>(data.as_slice::<f32>().expect("f32 data"), &y, b, m, params),
+        // Half precision and others: computed from f64 values, returned as f32 (converted to
+        // the scores' dtype on upload).
+        _ => run::<_, f32>(&to_f64(data), &y, b, m, params),
     };
     // Outputs keep the scores' dtype (not the device default), so f64 backends stay exact.
     let loss = Tensor::<B, 1>::from_data(TensorData::new(vec![loss], [1]), (&device, dtype));
@@ -99,6 +83,19 @@ pub fn host_loss_and_grad<B: Backend>(
         loss.into_primitive().tensor(),
         grad.into_primitive().tensor(),
     )
+}
+
+/// The host path on `b×m` scores: the loss and `dL/dscores` as `[b, m]` data of `G`.
+fn run<S: HostFloat, G: HostFloat + Element>(
+    scores: &[S],
+    labels: &[f64],
+    b: usize,
+    m: usize,
+    params: Ws2Params,
+) -> (f64, TensorData) {
+    let mut grad = vec![G::from_f64(0.0); b * m];
+    let (loss, _) = ws2_into(scores, labels, b, m, params, &mut grad);
+    (loss, TensorData::new(grad, [b, m]))
 }
 
 /// Any float tensor data as f64 values.

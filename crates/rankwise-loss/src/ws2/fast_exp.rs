@@ -62,8 +62,10 @@ fn sum(x: &[f64]) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
+/// Max-subtracted softmax of `row·scale` in place (`scale > 0`). Inlined into its caller, so
+/// it is vectorised for the caller's target features (the host WS2 path's AVX2 build).
 #[inline(always)]
-fn softmax_row_generic(row: &mut [f64], scale: f64) {
+pub fn softmax_row(row: &mut [f64], scale: f64) {
     // max before scaling (scale > 0): see the kernel's softmax for why.
     let max = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     for v in row.iter_mut() {
@@ -73,23 +75,6 @@ fn softmax_row_generic(row: &mut [f64], scale: f64) {
     for v in row.iter_mut() {
         *v *= inv;
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn softmax_row_avx2(row: &mut [f64], scale: f64) {
-    softmax_row_generic(row, scale)
-}
-
-/// Max-subtracted softmax of `row·scale` in place (`scale > 0`).
-pub fn softmax_row(row: &mut [f64], scale: f64) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports the features the function is compiled for.
-        unsafe { softmax_row_avx2(row, scale) };
-        return;
-    }
-    softmax_row_generic(row, scale)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use crate::eigh::symmetric_eigen_inline;
 use crate::svd::dot;
 
+use super::Ws2Params;
 use super::fast_exp::softmax_row;
 
 /// The four terms of the WS2 loss.
@@ -69,6 +70,7 @@ impl HostFloat for f32 {
 }
 
 /// Row-wise, max-subtracted softmax of `x·scale` (row-major `rows×cols`), in place.
+#[inline(always)]
 pub fn softmax_rows(x: &mut [f64], cols: usize, scale: f64) {
     for row in x.chunks_mut(cols) {
         softmax_row(row, scale);
@@ -89,7 +91,12 @@ pub fn ws2_f64(
     eps: f64,
 ) -> Ws2Output {
     let mut grad = vec![0.0; b * m];
-    let (loss, terms) = ws2_into(scores, labels, b, n, m, temperature, eps, &mut grad);
+    let params = Ws2Params {
+        n,
+        temperature,
+        eps,
+    };
+    let (loss, terms) = ws2_into(scores, labels, b, m, params, &mut grad);
     Ws2Output { loss, terms, grad }
 }
 
@@ -138,57 +145,53 @@ impl Targets {
 }
 
 /// [`ws2_f64`] reading scores of any [`HostFloat`] and writing `dL/dS` into `grad` (`b×m`).
-/// Returns the loss and its terms.
+/// `labels` are `b×n` (`n = params.n`) and `m` is `n` or `b·n`. Returns the loss and its terms.
 ///
 /// On x86-64 CPUs with AVX2 and FMA the same code runs compiled for them (4-wide vectors);
 /// sums keep a fixed association, so both builds give the same bits.
-#[allow(clippy::too_many_arguments)]
 pub fn ws2_into<S: HostFloat, G: HostFloat>(
     scores: &[S],
     labels: &[f64],
     b: usize,
-    n: usize,
     m: usize,
-    temperature: f64,
-    eps: f64,
+    params: Ws2Params,
     grad: &mut [G],
 ) -> (f64, Ws2Terms) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if crate::cpu::has_avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
-        return unsafe { ws2_into_avx2(scores, labels, b, n, m, temperature, eps, grad) };
+        return unsafe { ws2_into_avx2(scores, labels, b, m, params, grad) };
     }
-    ws2_into_impl(scores, labels, b, n, m, temperature, eps, grad)
+    ws2_into_impl(scores, labels, b, m, params, grad)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 fn ws2_into_avx2<S: HostFloat, G: HostFloat>(
     scores: &[S],
     labels: &[f64],
     b: usize,
-    n: usize,
     m: usize,
-    temperature: f64,
-    eps: f64,
+    params: Ws2Params,
     grad: &mut [G],
 ) -> (f64, Ws2Terms) {
-    ws2_into_impl(scores, labels, b, n, m, temperature, eps, grad)
+    ws2_into_impl(scores, labels, b, m, params, grad)
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn ws2_into_impl<S: HostFloat, G: HostFloat>(
     scores: &[S],
     labels: &[f64],
     b: usize,
-    n: usize,
     m: usize,
-    temperature: f64,
-    eps: f64,
+    params: Ws2Params,
     grad: &mut [G],
 ) -> (f64, Ws2Terms) {
+    let Ws2Params {
+        n,
+        temperature,
+        eps,
+    } = params;
     assert_eq!(scores.len(), b * m, "ws2: scores are not b×m");
     assert_eq!(labels.len(), b * n, "ws2: labels are not b×n");
     assert_eq!(grad.len(), b * m, "ws2: gradient buffer is not b×m");
@@ -569,7 +572,12 @@ mod tests {
         let reference = ws2_f64(&s, &y, b, n, m, 0.05, 1e-15);
         // The portable build (no AVX2) gives the same bits as the dispatched one.
         let mut g = vec![0.0f64; b * m];
-        let (loss, _) = ws2_into_impl(&s, &y, b, n, m, 0.05, 1e-15, &mut g);
+        let params = Ws2Params {
+            n,
+            temperature: 0.05,
+            eps: 1e-15,
+        };
+        let (loss, _) = ws2_into_impl(&s, &y, b, m, params, &mut g);
         assert_eq!(loss.to_bits(), reference.loss.to_bits());
         assert!(
             g.iter()
@@ -581,7 +589,7 @@ mod tests {
         let s_back: Vec<f64> = s32.iter().map(|&v| v as f64).collect();
         let want = ws2_f64(&s_back, &y, b, n, m, 0.05, 1e-15);
         let mut g32 = vec![0.0f32; b * m];
-        let (loss32, _) = ws2_into(&s32, &y, b, n, m, 0.05, 1e-15, &mut g32);
+        let (loss32, _) = ws2_into(&s32, &y, b, m, params, &mut g32);
         assert_eq!(loss32, want.loss);
         for (a, c) in g32.iter().zip(&want.grad) {
             assert_eq!(*a, *c as f32);
