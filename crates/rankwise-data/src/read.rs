@@ -22,14 +22,7 @@ use crate::error::DataError;
 
 /// Opens a file for buffered reading, decompressing it when the name ends in `.gz`.
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    let reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+    Ok(Box::new(BufReader::with_capacity(1 << 20, open_raw(path)?)))
 }
 
 /// The file `stem` of a BEIR folder in the first layout present: `stem.jsonl`, `stem.jsonl.gz`,

@@ -116,17 +116,13 @@ fn the_first_error_in_file_order_is_reported() {
         }
         bytes.push(b'\n');
     }
+    // Each error in turn is the first reported; mending its line reveals the next.
     let p = dir.path().join("c.jsonl");
-    std::fs::write(&p, &bytes).unwrap();
-    let e = read_corpus(&p).unwrap_err().to_string();
-    assert!(e.contains("c.jsonl:20001: field `json`"), "{e}");
-
-    // Without the bad line the duplicate comes first, without both the UTF-8 error.
-    let strip = |bytes: &[u8], line: usize, with: &str| {
+    let mend = |bytes: &[u8], line: usize| {
         let mut out = Vec::new();
         for (i, l) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
             if i == line {
-                out.extend_from_slice(with.as_bytes());
+                out.extend_from_slice(record(line).as_bytes());
                 out.push(b'\n');
             } else {
                 out.extend_from_slice(l);
@@ -134,18 +130,17 @@ fn the_first_error_in_file_order_is_reported() {
         }
         out
     };
-    let bytes = strip(&bytes, 20_000, &record(20_000));
-    std::fs::write(&p, &bytes).unwrap();
-    let e = read_corpus(&p).unwrap_err().to_string();
-    assert!(
-        e.contains("c.jsonl:35001: field `_id`: duplicate id"),
-        "{e}"
-    );
-    let bytes = strip(&bytes, 35_000, &record(35_000));
-    std::fs::write(&p, &bytes).unwrap();
-    let e = read_corpus(&p).unwrap_err().to_string();
-    assert!(
-        e.contains("c.jsonl:50001: field `line`: stream did not contain valid UTF-8"),
-        "{e}"
-    );
+    for (line, expected) in [
+        (20_000, "c.jsonl:20001: field `json`"),
+        (35_000, "c.jsonl:35001: field `_id`: duplicate id"),
+        (
+            50_000,
+            "c.jsonl:50001: field `line`: stream did not contain valid UTF-8",
+        ),
+    ] {
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read_corpus(&p).unwrap_err().to_string();
+        assert!(e.contains(expected), "{e}");
+        bytes = mend(&bytes, line);
+    }
 }
