@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use burn::backend::NdArray;
 use burn::tensor::backend::Backend;
-use rankwise_encoder::{BiEncoder, EncoderOptions, HostEncoder, Side};
+use rankwise_encoder::{BiEncoder, EncoderBackend, EncoderOptions, HostEncoder, Side};
 
 const PASSAGES: usize = 512;
 const BATCH: usize = 32;
@@ -50,7 +50,7 @@ fn host_throughput(model: &Path, refs: &[&str]) -> f64 {
 }
 
 /// Passages per second for `refs` on backend `B` (one warm-up batch first).
-fn throughput<B: Backend>(model: &Path, refs: &[&str]) -> f64 {
+fn throughput<B: EncoderBackend>(model: &Path, refs: &[&str]) -> f64 {
     let device = Default::default();
     let enc = load::<B>(model);
     enc.embed_sorted(

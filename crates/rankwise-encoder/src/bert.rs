@@ -2,9 +2,10 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Bool, Int, Tensor, activation, backend::Backend};
+use burn::tensor::{Bool, Int, Tensor, backend::Backend};
 
 use crate::BertConfig;
+use crate::ops::{self, EncoderBackend};
 
 /// Additive attention bias for padded keys: finite so that half precision stays finite.
 const MASKED: f32 = -1.0e4;
@@ -101,7 +102,9 @@ impl<B: Backend> Bert<B> {
             pooler: Some(linear(h, h)),
         }
     }
+}
 
+impl<B: EncoderBackend> Bert<B> {
     /// Last hidden states `[batch, len, hidden]` for right-padded `input_ids`,
     /// `token_type_ids` and `attention_mask` (1 = real token), all `[batch, len]`.
     pub fn forward(
@@ -116,61 +119,44 @@ impl<B: Backend> Bert<B> {
             .reshape([1, len])
             .expand([batch, len]);
         let e = &self.embeddings;
-        let mut x = e.word.forward(input_ids)
+        let x = e.word.forward(input_ids)
             + e.position.forward(positions)
             + e.token_type.forward(token_type_ids);
-        x = e.norm.forward(x);
-        // [batch, 1, 1, len]: 0 for real keys, MASKED for padding.
+        let hidden = x.dims()[2];
+        let mut x = e.norm.forward(x).reshape([batch * len, hidden]);
+        // [batch, len]: 0 for real keys, MASKED for padding.
         let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
-        let bias = Tensor::<B, 2>::zeros([batch, len], &device)
-            .mask_fill(padding, MASKED)
-            .reshape([batch, 1, 1, len]);
+        let bias = Tensor::<B, 2>::zeros([batch, len], &device).mask_fill(padding, MASKED);
         for layer in &self.layers {
-            x = layer.forward(x, bias.clone());
+            x = layer.forward(x, bias.clone(), len);
         }
-        x
+        x.reshape([batch, len, hidden])
     }
 }
 
-impl<B: Backend> BertLayer<B> {
-    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let x = self.attention.forward(x, bias);
-        let h = gelu_exact(self.intermediate.forward(x.clone()));
+impl<B: EncoderBackend> BertLayer<B> {
+    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 2>, len: usize) -> Tensor<B, 2> {
+        let x = self.attention.forward(x, bias, len);
+        // Burn 0.21's own `gelu` differentiates the tanh approximation; ops::gelu is exact.
+        let h = ops::gelu(self.intermediate.forward(x.clone()));
         self.norm.forward(x + self.output.forward(h))
     }
 }
 
-/// Exact (erf) GELU with an exact gradient.
-///
-/// Burn 0.21's `gelu` computes the erf form forward but differentiates the tanh approximation
-/// (off by ~1e-3 relative in the gradients). When autodiff is on, the erf form is composed from
-/// differentiable ops instead; inference keeps the backend's fused `gelu`.
-pub fn gelu_exact<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    if B::ad_enabled(&x.device()) {
-        x.clone()
-            * x.div_scalar(core::f64::consts::SQRT_2)
-                .erf()
-                .add_scalar(1.0)
-                .mul_scalar(0.5)
-    } else {
-        activation::gelu(x)
-    }
-}
-
-impl<B: Backend> BertAttention<B> {
-    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>) -> Tensor<B, 3> {
-        let [batch, len, hidden] = x.dims();
-        let d = hidden / self.heads;
-        let split = |t: Tensor<B, 3>| t.reshape([batch, len, self.heads, d]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (d as f64).sqrt())
-            + bias;
-        let ctx = activation::softmax(scores, 3).matmul(v);
-        let ctx = ctx.swap_dims(1, 2).reshape([batch, len, hidden]);
-        self.norm.forward(x + self.output.forward(ctx))
+impl<B: EncoderBackend> BertAttention<B> {
+    /// `x` is `[batch·len, hidden]`: token rows, so every projection is one matrix product
+    /// (and its weight gradient one product, not a batch of them summed).
+    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 2>, len: usize) -> Tensor<B, 2> {
+        let [rows, hidden] = x.dims();
+        let seq = |t: Tensor<B, 2>| t.reshape([rows / len, len, hidden]);
+        let ctx = ops::attention(
+            seq(self.query.forward(x.clone())),
+            seq(self.key.forward(x.clone())),
+            seq(self.value.forward(x.clone())),
+            bias,
+            self.heads,
+        );
+        self.norm
+            .forward(x + self.output.forward(ctx.reshape([rows, hidden])))
     }
 }

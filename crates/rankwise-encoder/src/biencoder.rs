@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bert::Bert;
+use crate::ops::EncoderBackend;
 use crate::tokenize::{TextTokenizer, TokenBatch};
 use crate::weights::{WeightStore, save_safetensors};
 use crate::{BertConfig, EncoderError, Pooling, pool};
@@ -249,7 +250,10 @@ impl<B: Backend> BiEncoder<B> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         self.tokenizer(side).encode(&refs)
     }
+}
 
+/// Running the towers needs the encoder's fused blocks ([`EncoderBackend`]).
+impl<B: EncoderBackend> BiEncoder<B> {
     /// Differentiable embeddings `[batch, h]` of an already tokenised batch.
     pub fn forward(
         model: &BiEncoderModel<B>,
@@ -363,7 +367,9 @@ impl<B: Backend> BiEncoder<B> {
         });
         Ok(out)
     }
+}
 
+impl<B: Backend> BiEncoder<B> {
     /// Writes a folder that Hugging Face `transformers` and sentence-transformers load:
     /// `config.json`, `model.safetensors` (original key names), `tokenizer.json`,
     /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, and our

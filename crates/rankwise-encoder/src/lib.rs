@@ -4,13 +4,16 @@
 //!
 //! One file per concern: [`config`] (`config.json`), [`weights`] (safetensors ⇄ modules),
 //! [`bert`] (the model), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders),
-//! [`host`] (fast f32 CPU inference with the same weights).
+//! [`host`] (fast f32 CPU inference with the same weights), [`ops`] (the fused attention and
+//! GELU blocks as a backend extension, with multi-threaded CPU kernels and their backward).
 
 pub mod bert;
 pub mod biencoder;
 pub mod config;
 pub mod error;
 pub mod host;
+mod kernels;
+pub mod ops;
 pub mod pooling;
 pub mod tokenize;
 pub mod weights;
@@ -20,5 +23,6 @@ pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side};
 pub use config::BertConfig;
 pub use error::EncoderError;
 pub use host::HostEncoder;
+pub use ops::EncoderBackend;
 pub use pooling::{Pooling, pool};
 pub use tokenize::{TextTokenizer, TokenBatch};

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use rankwise_data::{Collection, collection_file, qrels_file, read_corpus, read_queries};
-use rankwise_encoder::{BiEncoder, HostEncoder, Side};
+use rankwise_encoder::{BiEncoder, EncoderBackend, HostEncoder, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheKey, EmbeddingCache};
@@ -165,7 +165,7 @@ fn bar(show: bool, len: usize, what: &str) -> ProgressBar {
 }
 
 /// Encodes texts of one side in length-sorted batches, with a progress bar.
-pub fn encode<B: Backend>(
+pub fn encode<B: EncoderBackend>(
     encoder: &BiEncoder<B>,
     side: Side,
     texts: &[&str],
@@ -213,7 +213,7 @@ pub fn corpus_key<B: Backend>(
 
 /// Evaluates `encoder` on the BEIR folder `dataset`. `model_dir` (the folder the encoder was
 /// loaded from) enables the embedding cache; `model` labels the results.
-pub fn evaluate_dataset<B: Backend>(
+pub fn evaluate_dataset<B: EncoderBackend>(
     encoder: &BiEncoder<B>,
     model: &str,
     model_dir: Option<&Path>,

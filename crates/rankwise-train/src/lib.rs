@@ -24,3 +24,20 @@ pub use error::TrainError;
 pub use loss::Objective;
 pub use schedule::LrSchedule;
 pub use trainer::{RunControl, StepLog, TrainOutcome, train};
+
+use burn::tensor::backend::AutodiffBackend;
+use rankwise_encoder::EncoderBackend;
+use rankwise_loss::Ws2Backend;
+
+/// What training asks of a backend: autodiff, the fused WS2 loss, and the encoder's fused
+/// blocks on both the differentiable backend and its inner one (which embeds without a graph
+/// in GradCache's first pass and in evaluation). Implemented for every backend that has them.
+pub trait TrainingBackend:
+    AutodiffBackend<InnerBackend: EncoderBackend> + Ws2Backend + EncoderBackend
+{
+}
+
+impl<B> TrainingBackend for B where
+    B: AutodiffBackend<InnerBackend: EncoderBackend> + Ws2Backend + EncoderBackend
+{
+}

@@ -12,11 +12,9 @@ use std::ops::Range;
 
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rankwise_data::TrainBatch;
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side, TokenBatch};
-use rankwise_loss::Ws2Backend;
 
 use crate::error::TrainError;
 use crate::loss::Objective;
@@ -92,7 +90,7 @@ pub fn plan(n: usize, devices: usize, chunk: usize) -> Vec<(usize, Range<usize>)
 
 /// Computes the loss of `batch` over the whole batch and the gradient of the model.
 /// `replicas[d]` is the model on `devices[d]` (`replicas[0]` is the master).
-pub fn batch_gradients<B: AutodiffBackend + Ws2Backend>(
+pub fn batch_gradients<B: crate::TrainingBackend>(
     replicas: &[BiEncoderModel<B>],
     options: &EncoderOptions,
     batch: &TrainBatch,

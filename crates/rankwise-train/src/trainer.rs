@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
-use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -15,7 +14,6 @@ use rand_chacha::ChaCha8Rng;
 use rankwise_data::{AnyDataset, DatasetConfig, GroupedDataset, TrainBatcher};
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions};
 use rankwise_eval::{EvalSettings, evaluate_dataset};
-use rankwise_loss::Ws2Backend;
 use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
@@ -119,7 +117,7 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
 
 /// Trains on `devices` (the first holds the master weights; the global micro-batch is
 /// `batch_size × devices.len()` queries).
-pub fn train<B: AutodiffBackend + Ws2Backend>(
+pub fn train<B: crate::TrainingBackend>(
     config: &TrainConfig,
     devices: &[B::Device],
     control: &RunControl,

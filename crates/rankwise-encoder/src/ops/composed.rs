@@ -1,0 +1,96 @@
+//! The encoder blocks composed of Burn tensor ops: the default bodies of
+//! [`super::EncoderBackend`], for any backend, and the reference the fused kernels are tested
+//! against.
+
+use burn::tensor::{activation, backend::Backend, ops::FloatTensor};
+
+use super::{AttentionShape, float};
+
+/// `[batch, len, heads·d]` → `[batch, heads, len, d]`.
+fn split<B: Backend>(t: FloatTensor<B>, s: AttentionShape) -> burn::tensor::Tensor<B, 4> {
+    float::<B, 3>(t)
+        .reshape([s.batch, s.len, s.heads, s.dim])
+        .swap_dims(1, 2)
+}
+
+/// `[batch, heads, len, d]` → `[batch, len, heads·d]`.
+fn merge<B: Backend>(t: burn::tensor::Tensor<B, 4>, s: AttentionShape) -> FloatTensor<B> {
+    t.swap_dims(1, 2)
+        .reshape([s.batch, s.len, s.width()])
+        .into_primitive()
+        .tensor()
+}
+
+fn scale(s: AttentionShape) -> f64 {
+    1.0 / (s.dim as f64).sqrt()
+}
+
+/// Context and probabilities of [`super::EncoderBackend::fused_attention_forward`].
+pub fn attention_forward<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    v: FloatTensor<B>,
+    key_bias: FloatTensor<B>,
+    heads: usize,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let s = AttentionShape::of::<B>(&q, heads);
+    let (q, k, v) = (split::<B>(q, s), split::<B>(k, s), split::<B>(v, s));
+    let bias = float::<B, 2>(key_bias).reshape([s.batch, 1, 1, s.len]);
+    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale(s)) + bias;
+    let probs = activation::softmax(scores, 3);
+    let ctx = probs.clone().matmul(v);
+    (merge(ctx, s), probs.into_primitive().tensor())
+}
+
+/// Gradients of [`super::EncoderBackend::fused_attention_backward`]:
+/// `dV = Pᵀ·dO`, `dS = P ⊙ (dO·Vᵀ − rowsum(P ⊙ dO·Vᵀ))`, `dQ = dS·K/√d`, `dK = dSᵀ·Q/√d`.
+pub fn attention_backward<B: Backend>(
+    q: FloatTensor<B>,
+    k: FloatTensor<B>,
+    v: FloatTensor<B>,
+    probs: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    heads: usize,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let s = AttentionShape::of::<B>(&q, heads);
+    let (q, k, v) = (split::<B>(q, s), split::<B>(k, s), split::<B>(v, s));
+    let p = float::<B, 4>(probs);
+    let d_out = split::<B>(grad, s);
+    let dv = p.clone().swap_dims(2, 3).matmul(d_out.clone());
+    let dp = d_out.matmul(v.swap_dims(2, 3));
+    let dot = (dp.clone() * p.clone()).sum_dim(3);
+    let ds = p * (dp - dot);
+    let dq = ds.clone().matmul(k).mul_scalar(scale(s));
+    let dk = ds.swap_dims(2, 3).matmul(q).mul_scalar(scale(s));
+    (merge(dq, s), merge(dk, s), merge(dv, s))
+}
+
+/// Exact GELU (Burn's `gelu` computes the erf form).
+pub fn gelu<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    B::gelu(x)
+}
+
+/// `grad · (Φ(x) + x·φ(x))`.
+pub fn gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let x = float::<B, 1>(B::float_reshape(x.clone(), [num::<B>(&x)].into()));
+    let shape = burn::tensor::TensorMetadata::shape(&grad);
+    let cdf = x
+        .clone()
+        .div_scalar(core::f64::consts::SQRT_2)
+        .erf()
+        .add_scalar(1.0)
+        .mul_scalar(0.5);
+    let pdf = (x.clone() * x.clone())
+        .mul_scalar(-0.5)
+        .exp()
+        .mul_scalar(1.0 / (2.0 * core::f64::consts::PI).sqrt());
+    let local = cdf + x * pdf;
+    B::float_mul(
+        B::float_reshape(local.into_primitive().tensor(), shape),
+        grad,
+    )
+}
+
+fn num<B: Backend>(t: &FloatTensor<B>) -> usize {
+    burn::tensor::TensorMetadata::shape(t).num_elements()
+}
