@@ -138,8 +138,8 @@ impl<B: EncoderBackend> BertLayer<B> {
     fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 2>, len: usize) -> Tensor<B, 2> {
         let x = self.attention.forward(x, bias, len);
         // Burn 0.21's own `gelu` differentiates the tanh approximation; ops::gelu is exact.
-        let h = ops::gelu(self.intermediate.forward(x.clone()));
-        self.norm.forward(x + self.output.forward(h))
+        let h = ops::gelu(ops::linear(&self.intermediate, x.clone()));
+        self.norm.forward(x + ops::linear(&self.output, h))
     }
 }
 
@@ -150,13 +150,13 @@ impl<B: EncoderBackend> BertAttention<B> {
         let [rows, hidden] = x.dims();
         let seq = |t: Tensor<B, 2>| t.reshape([rows / len, len, hidden]);
         let ctx = ops::attention(
-            seq(self.query.forward(x.clone())),
-            seq(self.key.forward(x.clone())),
-            seq(self.value.forward(x.clone())),
+            seq(ops::linear(&self.query, x.clone())),
+            seq(ops::linear(&self.key, x.clone())),
+            seq(ops::linear(&self.value, x.clone())),
             bias,
             self.heads,
         );
         self.norm
-            .forward(x + self.output.forward(ctx.reshape([rows, hidden])))
+            .forward(x + ops::linear(&self.output, ctx.reshape([rows, hidden])))
     }
 }

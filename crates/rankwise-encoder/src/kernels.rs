@@ -55,6 +55,60 @@ pub(crate) fn sgemm(
     }
 }
 
+/// `C = A·B`, or `C += A·B` when `accumulate`, on row-major matrices (A `[m, k]`, B `[k, n]`,
+/// C `[m, n]`, each with its own row stride and column stride 1 unless given), split over the
+/// rayon pool by output blocks (every element is summed by one thread, in one order).
+pub(crate) fn sgemm_par(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f32], isize, isize),
+    b: (&[f32], isize, isize),
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
+    };
+    assert!(
+        last(m, k, a.1, a.2) < a.0.len() as isize,
+        "sgemm: A out of bounds"
+    );
+    assert!(
+        last(k, n, b.1, b.2) < b.0.len() as isize,
+        "sgemm: B out of bounds"
+    );
+    assert_eq!(c.len(), m * n, "sgemm: C size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the asserts keep every element the strides reach inside its slice; C is a
+    // distinct, exactly sized mutable slice.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.0.as_ptr(),
+            a.2,
+            a.1,
+            b.0.as_ptr(),
+            b.2,
+            b.1,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
 /// Elementwise kernels, compiled twice: for the baseline target and with AVX2 + FMA (chosen at
 /// run time), so the loops vectorise on CPUs that have them.
 pub(crate) mod simd {

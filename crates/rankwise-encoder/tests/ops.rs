@@ -261,3 +261,56 @@ fn erf(x: f64) -> f64 {
     };
     r.copysign(x)
 }
+
+#[test]
+fn fused_linear_matches_autodiff_of_the_matrix_product() {
+    // Rows above one of the kernel's row blocks (256) so the bias gradient sums several blocks.
+    for (n, (rows, inputs, outputs)) in [(300, 7, 5), (1, 3, 4), (17, 16, 33)]
+        .into_iter()
+        .enumerate()
+    {
+        let seed = 40 + 4 * n as u64;
+        let xv = values(rows * inputs, seed, 1.0);
+        let wv = values(inputs * outputs, seed + 1, 1.0);
+        let bv = values(outputs, seed + 2, 1.0);
+        let gv = values(rows * outputs, seed + 3, 1.0);
+        fn go<B: burn::tensor::backend::AutodiffBackend + EncoderBackend>(
+            fused: bool,
+            v: [&[f64]; 4],
+            rows: usize,
+            inputs: usize,
+            outputs: usize,
+        ) -> [Vec<f64>; 4] {
+            let x = tensor::<B, 2>(v[0], [rows, inputs]).require_grad();
+            let w = tensor::<B, 2>(v[1], [inputs, outputs]).require_grad();
+            let b = tensor::<B, 1>(v[2], [outputs]).require_grad();
+            let y: Tensor<B, 2> = if fused {
+                Tensor::from_primitive(TensorPrimitive::Float(B::fused_linear(
+                    x.clone().into_primitive().tensor(),
+                    w.clone().into_primitive().tensor(),
+                    b.clone().into_primitive().tensor(),
+                )))
+            } else {
+                x.clone().matmul(w.clone()) + b.clone().reshape([1, outputs])
+            };
+            let grads = (y.clone() * tensor::<B, 2>(v[3], [rows, outputs]))
+                .sum()
+                .backward();
+            let flat = |d: TensorData| d.convert::<f64>().into_vec::<f64>().unwrap();
+            [
+                flat(y.into_data()),
+                flat(x.grad(&grads).unwrap().into_data()),
+                flat(w.grad(&grads).unwrap().into_data()),
+                flat(b.grad(&grads).unwrap().into_data()),
+            ]
+        }
+        let v = [&xv[..], &wv, &bv, &gv];
+        let want = go::<F64>(false, v, rows, inputs, outputs);
+        let got = go::<F32>(true, v, rows, inputs, outputs);
+        let got64 = go::<F64>(true, v, rows, inputs, outputs);
+        for (i, name) in ["y", "dx", "dw", "db"].iter().enumerate() {
+            assert_close(&got[i], &want[i], 1e-5, &format!("case {n} {name}"));
+            assert_close(&got64[i], &want[i], 1e-12, &format!("case {n} f64 {name}"));
+        }
+    }
+}

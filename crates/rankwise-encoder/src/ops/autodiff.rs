@@ -38,6 +38,26 @@ impl<B: EncoderBackend> Backward<B, 3> for AttentionBackward {
 }
 
 #[derive(Debug)]
+struct LinearBackward;
+
+impl<B: EncoderBackend> Backward<B, 3> for LinearBackward {
+    /// The input and the weight.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        let (dx, dw, db) = B::fused_linear_backward(x, w, grad);
+        for (node, g) in [(node_x, dx), (node_w, dw), (node_b, db)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
 struct GeluBackward;
 
 impl<B: EncoderBackend> Backward<B, 1> for GeluBackward {
@@ -83,6 +103,26 @@ impl<B: EncoderBackend, C: CheckpointStrategy> EncoderBackend for Autodiff<B, C>
                 key_bias.primitive,
                 heads,
             )),
+        }
+    }
+
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        match LinearBackward
+            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_linear(x.primitive.clone(), w.primitive.clone(), b.primitive);
+                prep.finish((x.primitive, w.primitive), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::fused_linear(x.primitive, w.primitive, b.primitive))
+            }
         }
     }
 

@@ -94,3 +94,26 @@ pub fn gelu_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>) -> Flo
 fn num<B: Backend>(t: &FloatTensor<B>) -> usize {
     burn::tensor::TensorMetadata::shape(t).num_elements()
 }
+
+/// `x·w + b`.
+pub fn linear<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    b: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let out = float::<B, 2>(w.clone()).dims()[1];
+    B::float_add(B::float_matmul(x, w), B::float_reshape(b, [1, out].into()))
+}
+
+/// `dx = dy·wᵀ`, `dw = xᵀ·dy`, `db = Σ_rows dy`.
+pub fn linear_backward<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    grad: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let out = float::<B, 2>(w.clone()).dims()[1];
+    let dx = B::float_matmul(grad.clone(), B::float_swap_dims(w, 0, 1));
+    let dw = B::float_matmul(B::float_swap_dims(x, 0, 1), grad.clone());
+    let db = B::float_reshape(B::float_sum_dim(grad, 0), [out].into());
+    (dx, dw, db)
+}

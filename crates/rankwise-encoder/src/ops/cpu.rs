@@ -8,7 +8,7 @@
 use rayon::prelude::*;
 
 use super::AttentionShape;
-use crate::kernels::{sgemm, simd};
+use crate::kernels::{sgemm, sgemm_par, simd};
 
 /// Elements per task of the element-wise kernels.
 const CHUNK: usize = 1 << 14;
@@ -188,5 +188,92 @@ pub fn gelu_backward(x: &[f32], grad: &[f32], dx: &mut [f32]) {
 fn check(buffers: &[&[f32]], len: usize) {
     for b in buffers {
         assert_eq!(b.len(), len, "attention: buffer length");
+    }
+}
+
+/// `y = x·w + b` for `x` `[rows, inputs]`, `w` `[inputs, outputs]`.
+pub fn linear(x: &[f32], w: &[f32], b: &[f32], rows: usize, y: &mut [f32]) {
+    let outputs = b.len();
+    let inputs = if outputs == 0 { 0 } else { w.len() / outputs };
+    assert_eq!(w.len(), inputs * outputs, "linear: weight size");
+    assert_eq!(x.len(), rows * inputs, "linear: input size");
+    assert_eq!(y.len(), rows * outputs, "linear: output size");
+    if outputs == 0 {
+        return;
+    }
+    y.par_chunks_mut(outputs * 64).for_each(|block| {
+        block
+            .chunks_exact_mut(outputs)
+            .for_each(|r| r.copy_from_slice(b))
+    });
+    sgemm_par(
+        rows,
+        inputs,
+        outputs,
+        (x, inputs as isize, 1),
+        (w, outputs as isize, 1),
+        y,
+        true,
+    );
+}
+
+/// Gradients of [`linear`]: `dx = dy·wᵀ`, `dw = xᵀ·dy`, `db = Σ_rows dy` (summed in blocks of
+/// a fixed number of rows, then over the blocks in order).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_backward(
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    rows: usize,
+    outputs: usize,
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
+    let inputs = if outputs == 0 { 0 } else { w.len() / outputs };
+    assert_eq!(dy.len(), rows * outputs, "linear backward: gradient size");
+    assert_eq!(x.len(), rows * inputs, "linear backward: input size");
+    assert!(dx.len() == x.len() && dw.len() == w.len() && db.len() == outputs);
+    if outputs == 0 || inputs == 0 {
+        return;
+    }
+    // dx[rows, in] = dy[rows, out] · wᵀ
+    sgemm_par(
+        rows,
+        outputs,
+        inputs,
+        (dy, outputs as isize, 1),
+        (w, 1, outputs as isize),
+        dx,
+        false,
+    );
+    // dw[in, out] = xᵀ[in, rows] · dy[rows, out]
+    sgemm_par(
+        inputs,
+        rows,
+        outputs,
+        (x, 1, inputs as isize),
+        (dy, outputs as isize, 1),
+        dw,
+        false,
+    );
+    const BLOCK: usize = 256;
+    let partial: Vec<Vec<f32>> = dy
+        .par_chunks(BLOCK * outputs)
+        .map(|block| {
+            let mut s = vec![0.0f32; outputs];
+            for row in block.chunks_exact(outputs) {
+                for (s, v) in s.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            s
+        })
+        .collect();
+    db.fill(0.0);
+    for p in &partial {
+        for (d, v) in db.iter_mut().zip(p) {
+            *d += v;
+        }
     }
 }

@@ -6,7 +6,9 @@
 //! * **attention** — `softmax(Q_h K_hᵀ/√d + bias) V_h` for every head, taking `Q`, `K`, `V` as
 //!   the projections' `[batch, len, heads·d]` outputs and returning the context in the same
 //!   layout (no head split/merge copies);
-//! * **GELU** — the exact (erf) form, with its exact derivative.
+//! * **GELU** — the exact (erf) form, with its exact derivative;
+//! * **linear** — `x·w + b` on token rows, whose backward forms `xᵀ·dy` as one product read
+//!   through strides (Burn's default copies the transposed activations first).
 //!
 //! Every method has a default body composed of Burn tensor ops ([`composed`]), so any backend
 //! works; GPU backends (wgpu, cuda, with or without fusion) use them. NdArray overrides them
@@ -103,6 +105,25 @@ pub trait EncoderBackend: Backend {
         Self::fused_attention_forward(q, k, v, key_bias, heads).0
     }
 
+    /// A dense layer on token rows: `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]`.
+    fn fused_linear(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        composed::linear::<Self>(x, w, b)
+    }
+
+    /// Gradients of `x`, `w` and `b` of [`EncoderBackend::fused_linear`] from the output's
+    /// gradient `grad` `[rows, out]`.
+    fn fused_linear_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composed::linear_backward::<Self>(x, w, grad)
+    }
+
     /// Exact GELU, `x·Φ(x)`.
     fn exact_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
         composed::gelu::<Self>(x)
@@ -131,6 +152,19 @@ pub fn attention<B: EncoderBackend>(
         v.into_primitive().tensor(),
         key_bias.into_primitive().tensor(),
         heads,
+    ))
+}
+
+/// A Burn `Linear` applied to token rows `[rows, in]` (see [`EncoderBackend::fused_linear`]);
+/// layers without a bias use Burn's own.
+pub fn linear<B: EncoderBackend>(layer: &burn::nn::Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    let Some(bias) = &layer.bias else {
+        return layer.forward(x);
+    };
+    float(B::fused_linear(
+        x.into_primitive().tensor(),
+        layer.weight.val().into_primitive().tensor(),
+        bias.val().into_primitive().tensor(),
     ))
 }
 

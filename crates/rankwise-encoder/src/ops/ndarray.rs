@@ -84,6 +84,36 @@ where
         (tensor(dq, &shape), tensor(dk, &shape), tensor(dv, &shape))
     }
 
+    fn fused_linear(x: NdArrayTensor, w: NdArrayTensor, b: NdArrayTensor) -> NdArrayTensor {
+        let (Some(xs), Some(ws), Some(bs)) = (values(&x), values(&w), values(&b)) else {
+            return composed::linear::<Self>(x, w, b);
+        };
+        let rows = burn::tensor::TensorMetadata::shape(&x)[0];
+        let mut y = vec![0.0; rows * bs.len()];
+        cpu::linear(&xs, &ws, &bs, rows, &mut y);
+        tensor(y, &[rows, bs.len()])
+    }
+
+    fn fused_linear_backward(
+        x: NdArrayTensor,
+        w: NdArrayTensor,
+        grad: NdArrayTensor,
+    ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor) {
+        let (Some(xs), Some(ws), Some(gs)) = (values(&x), values(&w), values(&grad)) else {
+            return composed::linear_backward::<Self>(x, w, grad);
+        };
+        let [inputs, outputs] = burn::tensor::TensorMetadata::shape(&w).dims::<2>();
+        let rows = burn::tensor::TensorMetadata::shape(&x)[0];
+        let (mut dx, mut dw, mut db) =
+            (vec![0.0; xs.len()], vec![0.0; ws.len()], vec![0.0; outputs]);
+        cpu::linear_backward(&xs, &ws, &gs, rows, outputs, &mut dx, &mut dw, &mut db);
+        (
+            tensor(dx, &[rows, inputs]),
+            tensor(dw, &[inputs, outputs]),
+            tensor(db, &[outputs]),
+        )
+    }
+
     fn exact_gelu(x: NdArrayTensor) -> NdArrayTensor {
         let Some(xs) = values(&x) else {
             return composed::gelu::<Self>(x);
