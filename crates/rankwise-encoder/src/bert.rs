@@ -2,9 +2,10 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Bool, Int, Tensor, backend::Backend};
+use burn::tensor::{Bool, DType, Int, Tensor, backend::Backend};
 
 use crate::BertConfig;
+use crate::biencoder::Precision;
 use crate::ops::{self, EncoderBackend};
 
 /// Additive attention bias for padded keys: finite so that half precision stays finite.
@@ -113,6 +114,18 @@ impl<B: EncoderBackend> Bert<B> {
         token_type_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
     ) -> Tensor<B, 3> {
+        self.forward_with(input_ids, token_type_ids, attention_mask, Precision::F32)
+    }
+
+    /// [`Bert::forward`] with the projections' products in `precision`.
+    pub fn forward_with(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        token_type_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        precision: Precision,
+    ) -> Tensor<B, 3> {
+        let p = precision.compute_dtype();
         let [batch, len] = input_ids.dims();
         let device = input_ids.device();
         let positions = Tensor::<B, 1, Int>::arange(0..len as i64, &device)
@@ -128,35 +141,47 @@ impl<B: EncoderBackend> Bert<B> {
         let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
         let bias = Tensor::<B, 2>::zeros([batch, len], &device).mask_fill(padding, MASKED);
         for layer in &self.layers {
-            x = layer.forward(x, bias.clone(), len);
+            x = layer.forward(x, bias.clone(), len, p);
         }
         x.reshape([batch, len, hidden])
     }
 }
 
 impl<B: EncoderBackend> BertLayer<B> {
-    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 2>, len: usize) -> Tensor<B, 2> {
-        let x = self.attention.forward(x, bias, len);
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        bias: Tensor<B, 2>,
+        len: usize,
+        p: Option<DType>,
+    ) -> Tensor<B, 2> {
+        let x = self.attention.forward(x, bias, len, p);
         // Burn 0.21's own `gelu` differentiates the tanh approximation; ops::gelu is exact.
-        let h = ops::gelu(ops::linear(&self.intermediate, x.clone()));
-        self.norm.forward(x + ops::linear(&self.output, h))
+        let h = ops::gelu(ops::linear(&self.intermediate, x.clone(), p));
+        self.norm.forward(x + ops::linear(&self.output, h, p))
     }
 }
 
 impl<B: EncoderBackend> BertAttention<B> {
     /// `x` is `[batch·len, hidden]`: token rows, so every projection is one matrix product
     /// (and its weight gradient one product, not a batch of them summed).
-    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 2>, len: usize) -> Tensor<B, 2> {
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        bias: Tensor<B, 2>,
+        len: usize,
+        p: Option<DType>,
+    ) -> Tensor<B, 2> {
         let [rows, hidden] = x.dims();
         let seq = |t: Tensor<B, 2>| t.reshape([rows / len, len, hidden]);
         let ctx = ops::attention(
-            seq(ops::linear(&self.query, x.clone())),
-            seq(ops::linear(&self.key, x.clone())),
-            seq(ops::linear(&self.value, x.clone())),
+            seq(ops::linear(&self.query, x.clone(), p)),
+            seq(ops::linear(&self.key, x.clone(), p)),
+            seq(ops::linear(&self.value, x.clone(), p)),
             bias,
             self.heads,
         );
         self.norm
-            .forward(x + ops::linear(&self.output, ctx.reshape([rows, hidden])))
+            .forward(x + ops::linear(&self.output, ctx.reshape([rows, hidden]), p))
     }
 }

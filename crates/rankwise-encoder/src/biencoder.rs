@@ -33,6 +33,46 @@ pub struct EncoderOptions {
     pub passage_prefix: String,
     /// One tower for queries and passages (the paper's setting) or two.
     pub shared_towers: bool,
+    /// Precision of the projections' matrix products (a run setting, not saved with the
+    /// model): weights stay `f32` and are cast for the product, as in mixed-precision training.
+    #[serde(skip)]
+    pub precision: Precision,
+}
+
+/// Precision of the projections' matrix products.
+///
+/// `F16`/`Bf16` cast each projection's input, weight and bias to half precision for the
+/// product and the result back to `f32`; attention, GELU, LayerNorm, pooling and the loss stay
+/// `f32`, and so do the weights the optimiser updates (their gradients come back through the
+/// casts in `f32`). Only backends that run half precision take it: check with
+/// [`Precision::supported`] (NdArray does not; wgpu and cuda do where the device does).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// Everything in `f32`.
+    #[default]
+    F32,
+    /// IEEE half precision products.
+    F16,
+    /// bfloat16 products.
+    Bf16,
+}
+
+impl Precision {
+    /// The dtype the products are cast to (`None` for `f32`: no casts).
+    pub fn compute_dtype(self) -> Option<burn::tensor::DType> {
+        match self {
+            Precision::F32 => None,
+            Precision::F16 => Some(burn::tensor::DType::F16),
+            Precision::Bf16 => Some(burn::tensor::DType::BF16),
+        }
+    }
+
+    /// Whether backend `B` runs this precision on `device`.
+    pub fn supported<B: Backend>(self, device: &B::Device) -> bool {
+        self.compute_dtype()
+            .is_none_or(|dtype| B::supports_dtype(device, dtype))
+    }
 }
 
 impl Default for EncoderOptions {
@@ -45,6 +85,7 @@ impl Default for EncoderOptions {
             query_prefix: String::new(),
             passage_prefix: String::new(),
             shared_towers: true,
+            precision: Precision::F32,
         }
     }
 }
@@ -267,7 +308,7 @@ impl<B: EncoderBackend> BiEncoder<B> {
             _ => &model.query,
         };
         let (ids, types, mask) = batch.to_tensors::<B>(device);
-        let hidden = tower.forward(ids, types, mask.clone());
+        let hidden = tower.forward_with(ids, types, mask.clone(), options.precision);
         pool(hidden, mask, options.pooling, options.normalize)
     }
 

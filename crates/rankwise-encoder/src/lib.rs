@@ -19,7 +19,7 @@ pub mod tokenize;
 pub mod weights;
 
 pub use bert::Bert;
-pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side};
+pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Precision, Side};
 pub use config::BertConfig;
 pub use error::EncoderError;
 pub use host::HostEncoder;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub use rankwise_encoder::Precision;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
@@ -163,6 +164,11 @@ pub struct TrainConfig {
     /// Keep this many most recent checkpoints.
     #[serde(default = "two")]
     pub keep_checkpoints: usize,
+    /// Precision of the encoder's projection products: `"f32"` (default), `"f16"` or
+    /// `"bf16"` (mixed precision with `f32` master weights; GPU backends only, checked at
+    /// start).
+    #[serde(default)]
+    pub precision: Precision,
     /// Optional periodic evaluation.
     #[serde(default)]
     pub eval: Option<EvalDuringTraining>,
@@ -204,6 +210,7 @@ impl TrainConfig {
             seed: 0,
             checkpoint_every: 0,
             keep_checkpoints: 2,
+            precision: Precision::F32,
             eval: None,
         }
     }

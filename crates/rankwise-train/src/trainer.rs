@@ -135,6 +135,18 @@ pub fn train<B: crate::TrainingBackend>(
     let mut options = EncoderOptions::detect(&config.model)?;
     options.query_max_length = config.query_max_length;
     options.passage_max_length = config.passage_max_length;
+    options.precision = config.precision;
+    for device in devices {
+        if !config.precision.supported::<B>(device) {
+            return Err(TrainError::config(
+                "precision",
+                format!(
+                    "{:?} is not supported by this backend on {device:?}; allowed here: \"f32\" (half precision needs the wgpu or cuda backend on a device that has it)",
+                    config.precision
+                ),
+            ));
+        }
+    }
     let encoder = BiEncoder::<B>::load_with(&config.model, options, main)?;
     let dataset: AnyDataset = DatasetConfig::read(&config.data)?.load()?;
     let batcher = TrainBatcher::for_encoder(&encoder);

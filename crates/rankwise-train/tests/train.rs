@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, NdArray};
 use rankwise_data::{DatasetConfig, GroupedDataset, TrainBatcher};
-use rankwise_encoder::{BiEncoder, EncoderOptions, Side};
+use rankwise_encoder::{BiEncoder, EncoderOptions, Precision, Side};
 use rankwise_eval::{EvalSettings, evaluate_dataset};
 use rankwise_train::clip::grad_norm;
 use rankwise_train::step::batch_gradients;
@@ -317,6 +317,35 @@ fn config_errors_name_the_key() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("`optimizer.lr`: must be > 0"), "{e}");
+    let e = TrainConfig::from_toml(
+        "model = \"m\"\ndata = \"d\"\noutput_dir = \"o\"\nprecision = \"fp8\"\n",
+        Path::new("t.toml"),
+        base,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("fp8") && e.contains("f32") && e.contains("bf16"),
+        "{e}"
+    );
+}
+
+#[test]
+fn half_precision_on_the_cpu_backend_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _) = make_data(dir.path(), 0..8, 8..10);
+    for precision in [Precision::F16, Precision::Bf16] {
+        let mut c = config(dir.path(), &data, "half");
+        c.precision = precision;
+        let e = train::<B>(&c, &[Default::default()], &RunControl::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`precision`") && e.contains("not supported") && e.contains("f32"),
+            "{e}"
+        );
+        assert!(!dir.path().join("half").join("metrics.jsonl").exists());
+    }
 }
 
 #[test]

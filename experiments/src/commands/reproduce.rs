@@ -102,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         lr: None,
         batch_size: args.batch_size,
         max_steps: args.max_steps,
+        precision: None,
         quiet: false,
     };
     let config = train_args.config()?;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use rankwise_train::config::Precision;
 use rankwise_train::{LossKind, RunControl, TrainConfig, TrainOutcome, train};
 
 use crate::backend;
@@ -41,9 +42,23 @@ pub struct Args {
     /// Override `max_steps`.
     #[arg(long)]
     pub max_steps: Option<u64>,
+    /// Override `precision` of the projection products (f16/bf16: GPU backends only).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Precision on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// f16 products, f32 master weights.
+    F16,
+    /// bf16 products, f32 master weights.
+    Bf16,
 }
 
 /// Loss on the command line.
@@ -85,6 +100,13 @@ impl Args {
         }
         if self.max_steps.is_some() {
             c.max_steps = self.max_steps;
+        }
+        if let Some(p) = self.precision {
+            c.precision = match p {
+                PrecisionArg::F32 => Precision::F32,
+                PrecisionArg::F16 => Precision::F16,
+                PrecisionArg::Bf16 => Precision::Bf16,
+            };
         }
         c.validate()?;
         Ok(c)

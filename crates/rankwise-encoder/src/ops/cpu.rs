@@ -194,7 +194,7 @@ fn check(buffers: &[&[f32]], len: usize) {
 /// `y = x·w + b` for `x` `[rows, inputs]`, `w` `[inputs, outputs]`.
 pub fn linear(x: &[f32], w: &[f32], b: &[f32], rows: usize, y: &mut [f32]) {
     let outputs = b.len();
-    let inputs = if outputs == 0 { 0 } else { w.len() / outputs };
+    let inputs = w.len().checked_div(outputs).unwrap_or(0);
     assert_eq!(w.len(), inputs * outputs, "linear: weight size");
     assert_eq!(x.len(), rows * inputs, "linear: input size");
     assert_eq!(y.len(), rows * outputs, "linear: output size");
@@ -230,7 +230,7 @@ pub fn linear_backward(
     dw: &mut [f32],
     db: &mut [f32],
 ) {
-    let inputs = if outputs == 0 { 0 } else { w.len() / outputs };
+    let inputs = w.len().checked_div(outputs).unwrap_or(0);
     assert_eq!(dy.len(), rows * outputs, "linear backward: gradient size");
     assert_eq!(x.len(), rows * inputs, "linear backward: input size");
     assert!(dx.len() == x.len() && dw.len() == w.len() && db.len() == outputs);

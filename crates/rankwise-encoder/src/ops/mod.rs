@@ -26,7 +26,7 @@ mod cube;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 
-use burn::tensor::{Tensor, TensorPrimitive, backend::Backend, ops::FloatTensor};
+use burn::tensor::{DType, Tensor, TensorPrimitive, backend::Backend, ops::FloatTensor};
 
 /// Shape of one attention call: `batch` sequences of `len` tokens, `heads` heads of `dim`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,16 +156,32 @@ pub fn attention<B: EncoderBackend>(
 }
 
 /// A Burn `Linear` applied to token rows `[rows, in]` (see [`EncoderBackend::fused_linear`]);
-/// layers without a bias use Burn's own.
-pub fn linear<B: EncoderBackend>(layer: &burn::nn::Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let Some(bias) = &layer.bias else {
-        return layer.forward(x);
+/// layers without a bias use Burn's own. With `compute = Some(dtype)` the input, weight and
+/// bias are cast to `dtype` for the product and the result is cast back (differentiably: the
+/// weights' gradients arrive in their own dtype).
+pub fn linear<B: EncoderBackend>(
+    layer: &burn::nn::Linear<B>,
+    x: Tensor<B, 2>,
+    compute: Option<DType>,
+) -> Tensor<B, 2> {
+    let dtype = x.dtype();
+    let y = match &layer.bias {
+        None => cast(x, compute).matmul(cast(layer.weight.val(), compute)),
+        Some(bias) => float(B::fused_linear(
+            cast(x, compute).into_primitive().tensor(),
+            cast(layer.weight.val(), compute).into_primitive().tensor(),
+            cast(bias.val(), compute).into_primitive().tensor(),
+        )),
     };
-    float(B::fused_linear(
-        x.into_primitive().tensor(),
-        layer.weight.val().into_primitive().tensor(),
-        bias.val().into_primitive().tensor(),
-    ))
+    cast(y, Some(dtype))
+}
+
+/// `t` in `dtype` (unchanged when it already is, or when `dtype` is `None`).
+fn cast<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: Option<DType>) -> Tensor<B, D> {
+    match dtype {
+        Some(d) if d != t.dtype() => t.cast(d),
+        _ => t,
+    }
 }
 
 /// Exact (erf) GELU with its exact gradient (see [`EncoderBackend::exact_gelu`]).
