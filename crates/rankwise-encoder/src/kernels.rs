@@ -3,7 +3,8 @@
 
 use crate::host::Norm;
 
-/// `C = alpha·A·B` (C overwritten) for strided row/column layouts `(slice, row stride, col stride)`.
+/// `C = alpha·A·B` (C overwritten) for strided row/column layouts `(slice, row stride, col
+/// stride)`, on the calling thread.
 pub(crate) fn sgemm(
     m: usize,
     k: usize,
@@ -13,6 +14,52 @@ pub(crate) fn sgemm(
     b: (&[f32], isize, isize),
     c: (&mut [f32], isize, isize),
 ) {
+    gemm_strided(m, k, n, alpha, a, b, c, false, gemm::Parallelism::None);
+}
+
+/// `C = A·B`, or `C += A·B` when `accumulate`, for a row-major `[m, n]` C and strided A and B,
+/// split over the rayon pool by output blocks (every element is summed by one thread, in one
+/// order).
+pub(crate) fn sgemm_par(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (&[f32], isize, isize),
+    b: (&[f32], isize, isize),
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert_eq!(c.len(), m * n, "sgemm: C size");
+    let c = (c, n as isize, 1);
+    gemm_strided(
+        m,
+        k,
+        n,
+        1.0,
+        a,
+        b,
+        c,
+        accumulate,
+        gemm::Parallelism::Rayon(0),
+    );
+}
+
+/// `C = alpha·A·B (+ C when accumulate)` with every stride checked against its slice.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: (&[f32], isize, isize),
+    b: (&[f32], isize, isize),
+    c: (&mut [f32], isize, isize),
+    accumulate: bool,
+    parallelism: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
     let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
         (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
     };
@@ -28,8 +75,8 @@ pub(crate) fn sgemm(
         last(m, n, c.1, c.2) < c.0.len() as isize,
         "sgemm: C out of bounds"
     );
-    // SAFETY: the asserts above keep every element the strides reach inside its slice, and C
-    // is a distinct mutable slice (not read: `read_dst = false`).
+    // SAFETY: the asserts keep every element the strides reach inside its slice, and C is a
+    // distinct mutable slice (read only when `accumulate`).
     unsafe {
         gemm::gemm(
             m,
@@ -38,60 +85,6 @@ pub(crate) fn sgemm(
             c.0.as_mut_ptr(),
             c.2,
             c.1,
-            false,
-            a.0.as_ptr(),
-            a.2,
-            a.1,
-            b.0.as_ptr(),
-            b.2,
-            b.1,
-            0.0,
-            alpha,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
-/// `C = A·B`, or `C += A·B` when `accumulate`, on row-major matrices (A `[m, k]`, B `[k, n]`,
-/// C `[m, n]`, each with its own row stride and column stride 1 unless given), split over the
-/// rayon pool by output blocks (every element is summed by one thread, in one order).
-pub(crate) fn sgemm_par(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (&[f32], isize, isize),
-    b: (&[f32], isize, isize),
-    c: &mut [f32],
-    accumulate: bool,
-) {
-    let last = |rows: usize, cols: usize, rs: isize, cs: isize| {
-        (rows.max(1) - 1) as isize * rs + (cols.max(1) - 1) as isize * cs
-    };
-    assert!(
-        last(m, k, a.1, a.2) < a.0.len() as isize,
-        "sgemm: A out of bounds"
-    );
-    assert!(
-        last(k, n, b.1, b.2) < b.0.len() as isize,
-        "sgemm: B out of bounds"
-    );
-    assert_eq!(c.len(), m * n, "sgemm: C size");
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: the asserts keep every element the strides reach inside its slice; C is a
-    // distinct, exactly sized mutable slice.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
             accumulate,
             a.0.as_ptr(),
             a.2,
@@ -100,11 +93,11 @@ pub(crate) fn sgemm_par(
             b.2,
             b.1,
             if accumulate { 1.0 } else { 0.0 },
-            1.0,
+            alpha,
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }

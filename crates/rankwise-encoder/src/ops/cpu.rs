@@ -30,14 +30,8 @@ pub fn attention_forward(
 ) {
     let (l, w, d) = (s.len, s.width(), s.dim);
     let seq = l * w;
-    check(&[q, k, v, &*ctx], s.batch * seq);
     assert_eq!(key_bias.len(), s.batch * l, "attention: key bias length");
-    assert_eq!(
-        probs.len(),
-        s.batch * s.heads * l * l,
-        "attention: probs length"
-    );
-    if seq == 0 || l == 0 {
+    if !check(s, &[q, k, v, &*ctx], probs.len()) {
         return;
     }
     let alpha = scale(s);
@@ -93,13 +87,7 @@ pub fn attention_backward(
 ) {
     let (l, w, d) = (s.len, s.width(), s.dim);
     let seq = l * w;
-    check(&[q, k, v, grad, &*dq, &*dk, &*dv], s.batch * seq);
-    assert_eq!(
-        probs.len(),
-        s.batch * s.heads * l * l,
-        "attention: probs length"
-    );
-    if seq == 0 || l == 0 {
+    if !check(s, &[q, k, v, grad, &*dq, &*dk, &*dv], probs.len()) {
         return;
     }
     let alpha = scale(s);
@@ -185,10 +173,19 @@ pub fn gelu_backward(x: &[f32], grad: &[f32], dx: &mut [f32]) {
         .for_each(|(dx, (x, g))| simd::gelu_backward_slice(x, g, dx));
 }
 
-fn check(buffers: &[&[f32]], len: usize) {
+/// Checks the sizes of the `[batch, len, heads·d]` buffers and of the probabilities; returns
+/// whether there is anything to compute.
+fn check(s: AttentionShape, buffers: &[&[f32]], probs: usize) -> bool {
+    let len = s.batch * s.len * s.width();
     for b in buffers {
         assert_eq!(b.len(), len, "attention: buffer length");
     }
+    assert_eq!(
+        probs,
+        s.batch * s.heads * s.len * s.len,
+        "attention: probs length"
+    );
+    len > 0
 }
 
 /// `y = x·w + b` for `x` `[rows, inputs]`, `w` `[inputs, outputs]`.
