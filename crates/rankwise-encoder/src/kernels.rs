@@ -156,14 +156,7 @@ pub(crate) mod simd {
     /// the formula PyTorch's vectorised CPU erf uses).
     #[inline(always)]
     pub(crate) fn gelu(x: f32) -> f32 {
-        let z = x * std::f32::consts::FRAC_1_SQRT_2;
-        let a = z.abs();
-        let t = 1.0 / (1.0 + 0.327_591_1 * a);
-        let poly = t
-            * (0.254_829_6
-                + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
-        let erf_abs = 1.0 - poly * exp(-a * a);
-        let erf = erf_abs.copysign(z);
+        let (erf, _) = erf_and_gauss(x * std::f32::consts::FRAC_1_SQRT_2);
         0.5 * x * (1.0 + erf)
     }
 
@@ -171,15 +164,20 @@ pub(crate) mod simd {
     #[inline(always)]
     pub(crate) fn gelu_grad(x: f32) -> f32 {
         const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-        let z = x * std::f32::consts::FRAC_1_SQRT_2;
+        let (erf, gauss) = erf_and_gauss(x * std::f32::consts::FRAC_1_SQRT_2);
+        0.5 * (1.0 + erf) + x * FRAC_1_SQRT_2PI * gauss
+    }
+
+    /// `erf(z)` by Abramowitz–Stegun 7.1.26 and the `e^{-z²}` it uses.
+    #[inline(always)]
+    fn erf_and_gauss(z: f32) -> (f32, f32) {
         let a = z.abs();
         let t = 1.0 / (1.0 + 0.327_591_1 * a);
         let poly = t
             * (0.254_829_6
                 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152 + t * 1.061_405_4))));
         let gauss = exp(-a * a);
-        let erf = (1.0 - poly * gauss).copysign(z);
-        0.5 * (1.0 + erf) + x * FRAC_1_SQRT_2PI * gauss
+        ((1.0 - poly * gauss).copysign(z), gauss)
     }
 
     dispatch! {
@@ -200,6 +198,20 @@ pub(crate) mod simd {
         }
     }
 
+    /// `row = exp(row − max) / Σ exp(row − max)`: the tail of both softmaxes.
+    #[inline(always)]
+    fn normalise_exp(row: &mut [f32], max: f32) {
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = exp(*v - max);
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        for v in row.iter_mut() {
+            *v *= inv;
+        }
+    }
+
     dispatch! {
         /// `row = softmax(row + bias)` in place (`bias` has one value per column).
         fn bias_softmax(row: &mut [f32], bias: &[f32]) {
@@ -208,15 +220,7 @@ pub(crate) mod simd {
                 *v += b;
                 max = max.max(*v);
             }
-            let mut sum = 0.0;
-            for v in row.iter_mut() {
-                *v = exp(*v - max);
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            for v in row.iter_mut() {
-                *v *= inv;
-            }
+            normalise_exp(row, max);
         }
     }
 
@@ -256,15 +260,7 @@ pub(crate) mod simd {
         /// A softmax over one row, in place.
         fn softmax(row: &mut [f32]) {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for v in row.iter_mut() {
-                *v = exp(*v - max);
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            for v in row.iter_mut() {
-                *v *= inv;
-            }
+            normalise_exp(row, max);
         }
     }
 
