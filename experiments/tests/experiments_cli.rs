@@ -13,7 +13,8 @@ fn tiny() -> PathBuf {
     rankwise_assets::reference("encoder/tiny-bert").unwrap()
 }
 
-fn run_ok(cmd: &mut Command) {
+/// Runs `cmd`, asserts success, returns its standard output.
+fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -22,6 +23,7 @@ fn run_ok(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn rows(results: &Path) -> Vec<serde_json::Value> {
@@ -100,7 +102,8 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-/// `root/{experiments/configs, datasets/{configs, msmarco, synthetic}, models/contriever}`.
+/// `root/{experiments/configs, datasets/{configs, msmarco, sycl}, models/contriever}`: the
+/// shipped configs over the miniature of the paper's published data layout.
 fn stand_in(root: &Path) {
     let repo = rankwise_assets::workspace_root();
     for name in [
@@ -126,53 +129,27 @@ fn stand_in(root: &Path) {
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         std::fs::copy(tiny().join(f), root.join("models/contriever").join(f)).unwrap();
     }
-    let n = 20;
-    let queries: String = (0..n)
-        .map(|q| format!("{{\"_id\": \"{q}\", \"text\": \"query {q}\"}}\n"))
-        .collect();
-    let mut corpus = String::new();
-    let (mut train, mut dev, mut bm25) = (String::new(), String::new(), String::new());
-    for q in 0..n {
-        corpus.push_str(&format!(
-            "{{\"_id\": \"p{q}\", \"title\": \"t\", \"text\": \"positive {q}\"}}\n"
-        ));
-        train.push_str(&format!("{q}\tp{q}\t1\n"));
-        dev.push_str(&format!("{q}\tp{q}\t1\n"));
-        for k in 0..3 {
-            corpus.push_str(&format!(
-                "{{\"_id\": \"n{q}_{k}\", \"text\": \"negative {q} {k}\"}}\n"
-            ));
-            bm25.push_str(&format!("{q}\tn{q}_{k}\t{}\n", 10 - k));
-        }
-    }
-    let header = "query-id\tcorpus-id\tscore\n";
-    let ms = root.join("datasets/msmarco");
-    write(&ms.join("corpus.jsonl"), &corpus);
-    write(&ms.join("queries.jsonl"), &queries);
-    write(&ms.join("qrels/train.tsv"), &format!("{header}{train}"));
-    write(&ms.join("qrels/dev.tsv"), &format!("{header}{dev}"));
-    write(
-        &ms.join("qrels/bm25_negatives.tsv"),
-        &format!("{header}{bm25}"),
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/paper-layout"),
+        &root.join("datasets"),
     );
-    let mut corpus = String::new();
-    let mut qrels = String::from(header);
-    for q in 0..n {
-        for l in 0..4 {
-            corpus.push_str(&format!(
-                "{{\"_id\": \"{q}-L{l}\", \"text\": \"synthetic {q} level {l}\"}}\n"
-            ));
-            qrels.push_str(&format!("{q}\t{q}-L{l}\t{l}\n"));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
         }
     }
-    let syn = root.join("datasets/synthetic");
-    write(&syn.join("corpus.jsonl"), &corpus);
-    write(&syn.join("queries.jsonl"), &queries);
-    write(&syn.join("qrels/train.tsv"), &qrels);
 }
 
 #[test]
-fn the_four_paper_configs_run_end_to_end_on_stand_in_data() {
+fn the_four_paper_configs_run_end_to_end_on_the_published_layout() {
     let dir = tempfile::tempdir().unwrap();
     stand_in(dir.path());
     let configs = dir.path().join("experiments/configs");
@@ -182,14 +159,14 @@ fn the_four_paper_configs_run_end_to_end_on_stand_in_data() {
         ("synth-multilevel", "synth_multilevel", "ws2"),
         ("synth-plus-real", "synth_plus_real", "ws2"),
     ] {
-        run_ok(
+        let printed = run_ok(
             experiments()
                 .args([
                     "reproduce",
                     run,
                     "--max-steps",
                     "2",
-                    "--batch-size",
+                    "--global-batch",
                     "2",
                     "--eval-max-queries",
                     "3",
@@ -197,13 +174,19 @@ fn the_four_paper_configs_run_end_to_end_on_stand_in_data() {
                 ])
                 .arg(&configs),
         );
+        assert!(
+            printed.contains("global batch 2 queries")
+                && printed.contains("embedded 16 at a time")
+                && printed.contains("Logarithmic warm-up"),
+            "{name}: the settings it uses are printed: {printed}"
+        );
         let out = dir.path().join("runs").join(name);
         let r = rows(&out.join("results.json"));
         assert_eq!(r[0]["loss"], loss, "{name}");
         assert_eq!(r[0]["summary"]["collection"], "msmarco");
         let resolved = std::fs::read_to_string(out.join("config.resolved.toml")).unwrap();
         assert!(
-            resolved.contains("grad_accumulation = 4"),
+            resolved.contains("chunk_size = 16") && resolved.contains("warmup_shape = \"log\""),
             "{name}: paper settings kept"
         );
         let steps = std::fs::read_to_string(out.join("metrics.jsonl"))

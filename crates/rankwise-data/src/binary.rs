@@ -1,14 +1,54 @@
 //! `BinaryDataset`: one positive and `group_size − 1` negatives per query (contrastive training).
+//!
+//! The selection follows the reference (Trove's `BinaryDataset`): query `index` in `epoch` takes
+//! positive `(index + seed + epoch) mod P`, and its negatives from a ring in an order fixed by
+//! (seed, index), starting at `epoch · (group_size − 1)`, so successive epochs see successive
+//! negatives; a query with too few negatives draws them with replacement.
 
 use std::collections::HashSet;
 
 use rand::Rng;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::item::{GroupedDataset, TrainItem};
 use crate::sampling::{Pick, item_rng, merge, merge_all};
 use crate::source::{Source, SourceConfig, SourceLoader, SourceReport};
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// `index + seed + epoch`, wrapping: the position of the positive (modulo their count) in an
+/// item, and the reference's seed of its negative order (`hash(index + seed)` in Python is the
+/// integer itself).
+fn rotation(index: usize, seed: u64, epoch: u64) -> usize {
+    (index as u64).wrapping_add(seed).wrapping_add(epoch) as usize
+}
+
+/// The `need` negatives of query `index` in `epoch`, as the reference draws them: the query's
+/// negatives in one order fixed by (seed, index), read as a ring from position
+/// `epoch · need mod len`, so consecutive epochs walk through all of them before any repeats.
+/// With fewer than `need` negatives they are drawn with replacement (from the item's generator).
+fn negative_window(
+    negatives: &[Pick],
+    need: usize,
+    seed: u64,
+    index: usize,
+    epoch: u64,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Vec<Pick> {
+    if negatives.len() < need {
+        return (0..need)
+            .map(|_| negatives[rng.random_range(0..negatives.len())])
+            .collect();
+    }
+    let mut order = negatives.to_vec();
+    order.shuffle(&mut item_rng(seed, u64::MAX, rotation(index, seed, 0)));
+    let start = ((epoch as u128 * need as u128) % order.len() as u128) as usize;
+    (0..need).map(|k| order[(start + k) % order.len()]).collect()
+}
 
 /// Configuration of a [`BinaryDataset`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +60,8 @@ pub struct BinaryConfig {
     pub negatives: Vec<SourceConfig>,
     /// Passages per query: one positive plus `group_size − 1` negatives.
     pub group_size: usize,
-    /// Seed of every random draw.
-    #[serde(default)]
+    /// Seed of every random draw (the reference's default, 42).
+    #[serde(default = "default_seed")]
     pub seed: u64,
 }
 
@@ -180,17 +220,9 @@ impl GroupedDataset for BinaryDataset {
                 .collect();
         }
         let need = self.config.group_size - 1;
-        let chosen_neg: Vec<Pick> = if negatives.len() >= need {
-            rand::seq::index::sample(&mut rng, negatives.len(), need)
-                .into_iter()
-                .map(|i| negatives[i])
-                .collect()
-        } else {
-            (0..need)
-                .map(|_| negatives[rng.random_range(0..negatives.len())])
-                .collect()
-        };
-        let positive = positives[(epoch as usize) % positives.len()];
+        let chosen_neg = negative_window(&negatives, need, self.config.seed, index, epoch, &mut rng);
+        // The reference's rule: the positive rotates with the query index, the seed and the epoch.
+        let positive = positives[rotation(index, self.config.seed, epoch) % positives.len()];
         let entries: Vec<(&Source, Pick, i64)> =
             std::iter::once((&self.positives[positive.source], positive, 1))
                 .chain(

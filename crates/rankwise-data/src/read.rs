@@ -465,8 +465,145 @@ pub struct QrelRow {
     pub line: usize,
 }
 
-/// Reads qrels in file order: BEIR TSV with a header (`query-id corpus-id score`), TREC
-/// (`qid iter docid score`, whitespace separated) or JSONL (`query-id`, `corpus-id`, `score`).
+/// The column of each header name a qrels file may use (BEIR's and Trove's spellings).
+const HEADER_NAMES: [(&str, usize); 8] = [
+    ("query-id", 0),
+    ("query_id", 0),
+    ("qid", 0),
+    ("corpus-id", 1),
+    ("docid", 1),
+    ("passage-id", 1),
+    ("passage_id", 1),
+    ("score", 2),
+];
+
+/// Reads the first line of a delimited qrels file as a header when it is one: three known
+/// names (any order) give the position of query id, document id and score; no known name means
+/// the line is data; a mix is an error, as the reference reads it.
+fn header_columns(
+    path: &Path,
+    line: usize,
+    fields: &[&str],
+) -> Result<Option<[usize; 3]>, DataError> {
+    let known: Vec<Option<usize>> = fields
+        .iter()
+        .map(|f| HEADER_NAMES.iter().find(|(n, _)| n == f).map(|(_, c)| *c))
+        .collect();
+    let named = known.iter().flatten().count();
+    if named == 0 {
+        return Ok(None);
+    }
+    let mut columns = [usize::MAX; 3];
+    for (position, c) in known.iter().enumerate() {
+        if let Some(c) = c {
+            columns[*c] = position;
+        }
+    }
+    if fields.len() != 3 || named != 3 || columns.contains(&usize::MAX) {
+        return Err(DataError::parse(
+            path,
+            line,
+            "header",
+            format!(
+                "a header names query id, document id and score once each (query-id/qid, corpus-id/docid, score); got {fields:?}"
+            ),
+        ));
+    }
+    Ok(Some(columns))
+}
+
+/// One JSONL qrels line: a flat row (`query-id`, `corpus-id`, `score`) or Trove's grouped form,
+/// one line per query (`{"qid": .., "docid": [..], "score": [..]}`), which becomes one row per
+/// document.
+fn push_json_qrels(
+    path: &Path,
+    line: usize,
+    text: &str,
+    rows: &mut Vec<QrelRow>,
+) -> Result<(), DataError> {
+    let obj = parse_object(path, line, text)?;
+    let number = |v: &Value, field: &str| match v {
+        Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
+        other => Err(DataError::parse(
+            path,
+            line,
+            field,
+            format!("expected a number, got {}", kind(other)),
+        )),
+    };
+    if obj.get("qid").is_some() {
+        let query_id = id_field(path, line, &obj, "qid")?;
+        let grouped = [obj.get("docid"), obj.get("score")].map(|v| matches!(v, Some(Value::Array(_))));
+        if grouped == [false, false] {
+            let score = obj
+                .get("score")
+                .ok_or_else(|| DataError::parse(path, line, "score", "missing"))
+                .and_then(|s| number(s, "score"))?;
+            rows.push(QrelRow {
+                query_id,
+                doc_id: id_field(path, line, &obj, "docid")?,
+                score,
+                line,
+            });
+            return Ok(());
+        }
+        let (Some(Value::Array(docs)), Some(Value::Array(scores))) = (obj.get("docid"), obj.get("score"))
+        else {
+            return Err(DataError::parse(
+                path,
+                line,
+                if grouped[0] { "score" } else { "docid" },
+                "grouped qrels need `docid` and `score` both as lists",
+            ));
+        };
+        if docs.len() != scores.len() {
+            return Err(DataError::parse(
+                path,
+                line,
+                "score",
+                format!("{} scores for {} docids", scores.len(), docs.len()),
+            ));
+        }
+        for (k, (d, s)) in docs.iter().zip(scores).enumerate() {
+            let field = format!("docid[{k}]");
+            let doc_id = match d {
+                Value::String(s) if !s.is_empty() => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => {
+                    return Err(DataError::parse(
+                        path,
+                        line,
+                        &field,
+                        format!("expected a non-empty string or integer id, got {}", kind(other)),
+                    ));
+                }
+            };
+            rows.push(QrelRow {
+                query_id: query_id.clone(),
+                doc_id,
+                score: number(s, &format!("score[{k}]"))?,
+                line,
+            });
+        }
+        return Ok(());
+    }
+    let score = obj
+        .get("score")
+        .ok_or_else(|| DataError::parse(path, line, "score", "missing"))
+        .and_then(|s| number(s, "score"))?;
+    rows.push(QrelRow {
+        query_id: id_field(path, line, &obj, "query-id")?,
+        doc_id: id_field(path, line, &obj, "corpus-id")?,
+        score,
+        line,
+    });
+    Ok(())
+}
+
+/// Reads qrels in file order: delimited text (tab or whitespace: `query-id corpus-id score`,
+/// with or without a header row of known names in any order, or TREC `qid iter docid score`),
+/// or JSONL (flat rows `query-id`, `corpus-id`, `score`, or Trove's grouped lines
+/// `{"qid": .., "docid": [..], "score": [..]}`).
 pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
     #[cfg(feature = "polars")]
     if let Some(t) = table(path) {
@@ -477,51 +614,38 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
     let jsonl = name.ends_with(".jsonl") || name.ends_with(".jsonl.gz");
     let mut rows = Vec::new();
     let mut first = true;
+    let mut columns: Option<[usize; 3]> = None;
     for_each_line(path, |line, text| {
         if jsonl {
-            let obj = parse_object(path, line, text)?;
-            let score = match obj.get("score") {
-                Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
-                Some(other) => {
-                    return Err(DataError::parse(
-                        path,
-                        line,
-                        "score",
-                        format!("expected a number, got {}", kind(other)),
-                    ));
-                }
-                None => return Err(DataError::parse(path, line, "score", "missing")),
-            };
-            rows.push(QrelRow {
-                query_id: id_field(path, line, &obj, "query-id")?,
-                doc_id: id_field(path, line, &obj, "corpus-id")?,
-                score,
-                line,
-            });
-            return Ok(());
+            return push_json_qrels(path, line, text, &mut rows);
         }
         let fields: Vec<&str> = if text.contains('\t') {
             text.split('\t').map(str::trim).collect()
         } else {
             text.split_whitespace().collect()
         };
-        let is_first = std::mem::replace(&mut first, false);
-        if is_first
-            && fields
-                .first()
-                .is_some_and(|f| *f == "query-id" || *f == "query_id")
-        {
-            return Ok(());
+        if first {
+            first = false;
+            if let Some(c) = header_columns(path, line, &fields)? {
+                columns = Some(c);
+                return Ok(());
+            }
         }
-        let (q, d, s) = match fields.len() {
-            3 => (fields[0], fields[1], fields[2]),
-            4 => (fields[0], fields[2], fields[3]),
-            n => {
+        let (q, d, s) = match (fields.len(), columns) {
+            (3, Some([q, d, s])) => (fields[q], fields[d], fields[s]),
+            (3, None) => (fields[0], fields[1], fields[2]),
+            (4, None) => (fields[0], fields[2], fields[3]),
+            (n, _) => {
+                let expected = if columns.is_some() {
+                    "3 (as the header)"
+                } else {
+                    "3 (query-id corpus-id score) or 4 (TREC)"
+                };
                 return Err(DataError::parse(
                     path,
                     line,
                     "line",
-                    format!("expected 3 (query-id corpus-id score) or 4 (TREC) fields, got {n}"),
+                    format!("expected {expected} fields, got {n}"),
                 ));
             }
         };

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use rankwise_data::{DatasetConfig, GroupedDataset};
 
-/// `msmarco/` (real positives + BM25 negatives) and `synthetic/` (levels 3/2/1/0) for 5 queries.
+/// The published layout for 5 queries: `msmarco/` (real positives), Trove's grouped BM25 qrels
+/// (rank as score) and the synthetic corpus with headerless qrels (levels 3/2/1/0).
 fn stand_in(root: &Path) {
     std::fs::create_dir_all(root.join("configs")).unwrap();
     let queries: String = (0..5)
@@ -16,7 +17,7 @@ fn stand_in(root: &Path) {
         .collect();
     let mut corpus = String::new();
     let mut train = String::from("query-id\tcorpus-id\tscore\n");
-    let mut bm25 = String::from("query-id\tcorpus-id\tscore\n");
+    let mut bm25 = String::new();
     for q in 0..5 {
         corpus.push_str(&format!(
             "{{\"_id\": \"p{q}\", \"title\": \"\", \"text\": \"positive {q}\"}}\n"
@@ -26,15 +27,17 @@ fn stand_in(root: &Path) {
             corpus.push_str(&format!(
                 "{{\"_id\": \"n{q}_{n}\", \"text\": \"bm25 {q} {n}\"}}\n"
             ));
-            bm25.push_str(&format!("{q}\tn{q}_{n}\t{}\n", 20.5 - n as f64));
         }
+        bm25.push_str(&format!(
+            "{{\"qid\": \"{q}\", \"docid\": [\"n{q}_0\", \"n{q}_1\", \"n{q}_2\", \"n{q}_3\"], \"score\": [1, 2, 3, 4]}}\n"
+        ));
     }
     common::write(root, "msmarco/corpus.jsonl", &corpus);
     common::write(root, "msmarco/queries.jsonl", &queries);
     common::write(root, "msmarco/qrels/train.tsv", &train);
-    common::write(root, "msmarco/qrels/bm25_negatives.tsv", &bm25);
+    common::write(root, "sycl/real_data/bm25_top_docs/train_qrels.jsonl", &bm25);
     let mut corpus = String::new();
-    let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
+    let mut qrels = String::new();
     for q in 0..5 {
         for level in 0..4 {
             corpus.push_str(&format!(
@@ -43,9 +46,8 @@ fn stand_in(root: &Path) {
             qrels.push_str(&format!("{q}\t{q}-L{level}\t{level}\n"));
         }
     }
-    common::write(root, "synthetic/corpus.jsonl", &corpus);
-    common::write(root, "synthetic/queries.jsonl", &queries);
-    common::write(root, "synthetic/qrels/train.tsv", &qrels);
+    common::write(root, "sycl/llama33_70b/corpus.jsonl", &corpus);
+    common::write(root, "sycl/llama33_70b/qrels/train.tsv", &qrels);
 }
 
 fn load(root: &Path, name: &str) -> rankwise_data::AnyDataset {

@@ -171,6 +171,10 @@ fn group_top_k_and_group_random_k() {
 }
 
 fn binary(dir: &std::path::Path, group_size: usize) -> BinaryDataset {
+    binary_with_seed(dir, group_size, 3)
+}
+
+fn binary_with_seed(dir: &std::path::Path, group_size: usize, seed: u64) -> BinaryDataset {
     let pos = common::source(
         dir,
         "pos",
@@ -197,7 +201,7 @@ fn binary(dir: &std::path::Path, group_size: usize) -> BinaryDataset {
         positives: vec![pos],
         negatives: vec![neg],
         group_size,
-        seed: 3,
+        seed,
     })
     .unwrap()
 }
@@ -216,13 +220,14 @@ fn binary_intersection_and_report() {
 }
 
 #[test]
-fn binary_positive_rotates_and_negatives_without_replacement() {
+fn binary_positive_rotates_with_index_seed_and_epoch() {
     let dir = common::folder();
     let d = binary(dir.path(), 4);
-    for epoch in 0..6 {
+    for epoch in 0..6u64 {
         let item = d.item(0, epoch);
         assert_eq!(item.labels, vec![1, 0, 0, 0]);
-        let expected = if epoch % 2 == 0 { "d0" } else { "d1" };
+        // The reference: positives[(index + seed + epoch) % P], here index 0, seed 3, P = 2.
+        let expected = if (3 + epoch) % 2 == 0 { "d0" } else { "d1" };
         assert_eq!(item.passage_ids[0], expected, "epoch {epoch}");
         let negs: HashSet<_> = item.passage_ids[1..].iter().cloned().collect();
         assert_eq!(
@@ -231,20 +236,39 @@ fn binary_positive_rotates_and_negatives_without_replacement() {
             "d1 is a positive"
         );
     }
+    // The rotation counts the query index too: a one-epoch run does not always take the first
+    // positive of every query.
+    let first_positives: HashSet<String> = (0..2)
+        .map(|e| binary_with_seed(dir.path(), 4, e).item(0, 0).passage_ids[0].clone())
+        .collect();
+    assert_eq!(first_positives.len(), 2, "the seed moves the positive");
     // Too few negatives (q1 has one): sampled with replacement.
     let item = d.item(1, 0);
     assert_eq!(item.passage_ids, vec!["d2", "d7", "d7", "d7"]);
 }
 
 #[test]
-fn binary_negatives_sampled_without_replacement_vary() {
+fn binary_negatives_walk_a_fixed_order_epoch_by_epoch() {
     let dir = common::folder();
     let d = binary(dir.path(), 3);
-    let mut pairs = HashSet::new();
-    for epoch in 0..30 {
+    // Three negatives, two per item: epochs 0, 1, 2 read the ring from positions 0, 2, 1, so
+    // together they use every negative exactly twice, and epoch 3 repeats epoch 0.
+    let mut count: HashMap<String, usize> = HashMap::new();
+    for epoch in 0..3 {
         let item = d.item(0, epoch);
         assert_ne!(item.passage_ids[1], item.passage_ids[2]);
-        pairs.insert(item.passage_ids[1..].to_vec());
+        for id in &item.passage_ids[1..] {
+            *count.entry(id.clone()).or_default() += 1;
+        }
     }
-    assert!(pairs.len() >= 4, "{pairs:?}");
+    assert_eq!(
+        count,
+        HashMap::from([("d4".into(), 2), ("d5".into(), 2), ("d6".into(), 2)])
+    );
+    assert_eq!(d.item(0, 3).passage_ids[1..], d.item(0, 0).passage_ids[1..]);
+    // Consecutive epochs continue the same ring: epoch 1 starts where epoch 0 stopped.
+    let e0 = d.item(0, 0).passage_ids;
+    let e1 = d.item(0, 1).passage_ids;
+    let e2 = d.item(0, 2).passage_ids;
+    assert_eq!(e1[1..], [e2[2].clone(), e0[1].clone()]);
 }

@@ -6,6 +6,7 @@ use burn::tensor::{Bool, DType, Int, Tensor, backend::Backend};
 
 use crate::BertConfig;
 use crate::biencoder::Precision;
+use crate::dropout::{Dropout, Site};
 use crate::ops::{self, EncoderBackend};
 
 /// Additive attention bias for padded keys: finite so that half precision stays finite.
@@ -114,16 +115,18 @@ impl<B: EncoderBackend> Bert<B> {
         token_type_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
     ) -> Tensor<B, 3> {
-        self.forward_with(input_ids, token_type_ids, attention_mask, Precision::F32)
+        self.forward_with(input_ids, token_type_ids, attention_mask, Precision::F32, None)
     }
 
-    /// [`Bert::forward`] with the projections' products in `precision`.
+    /// [`Bert::forward`] with the projections' products in `precision`, and training-time
+    /// `dropout` (one key per sequence; `None`: no dropout, as in evaluation).
     pub fn forward_with(
         &self,
         input_ids: Tensor<B, 2, Int>,
         token_type_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
         precision: Precision,
+        dropout: Option<&Dropout>,
     ) -> Tensor<B, 3> {
         let p = precision.compute_dtype();
         let [batch, len] = input_ids.dims();
@@ -136,14 +139,51 @@ impl<B: EncoderBackend> Bert<B> {
             + e.position.forward(positions)
             + e.token_type.forward(token_type_ids);
         let hidden = x.dims()[2];
-        let mut x = e.norm.forward(x).reshape([batch * len, hidden]);
+        if let Some(d) = dropout {
+            assert_eq!(d.keys.len(), batch, "dropout: one key per sequence");
+        }
+        let drop = Masks {
+            dropout,
+            len,
+            width: hidden,
+            device: &device,
+        };
+        let x = drop.hidden(e.norm.forward(x).reshape([batch * len, hidden]), Site::Embeddings);
         // [batch, len]: 0 for real keys, MASKED for padding.
         let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
         let bias = Tensor::<B, 2>::zeros([batch, len], &device).mask_fill(padding, MASKED);
-        for layer in &self.layers {
-            x = layer.forward(x, bias.clone(), len, p);
+        let mut x = x;
+        for (l, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, bias.clone(), p, &drop, l);
         }
         x.reshape([batch, len, hidden])
+    }
+}
+
+/// The dropout of one forward pass, applied site by site.
+struct Masks<'a, B: Backend> {
+    dropout: Option<&'a Dropout>,
+    len: usize,
+    width: usize,
+    device: &'a B::Device,
+}
+
+impl<B: Backend> Masks<'_, B> {
+    /// Token rows `[batch·len, width]` with the hidden dropout of `site`.
+    fn hidden(&self, x: Tensor<B, 2>, site: Site) -> Tensor<B, 2> {
+        match self
+            .dropout
+            .and_then(|d| d.hidden_mask::<B>(site, self.len, self.width, self.device))
+        {
+            Some(mask) => x * mask,
+            None => x,
+        }
+    }
+
+    /// The attention-probability mask of `layer`.
+    fn attention(&self, layer: usize, heads: usize) -> Option<Tensor<B, 4>> {
+        self.dropout
+            .and_then(|d| d.attention_mask::<B>(layer, heads, self.len, self.device))
     }
 }
 
@@ -152,13 +192,18 @@ impl<B: EncoderBackend> BertLayer<B> {
         &self,
         x: Tensor<B, 2>,
         bias: Tensor<B, 2>,
-        len: usize,
         p: Option<DType>,
+        drop: &Masks<'_, B>,
+        layer: usize,
     ) -> Tensor<B, 2> {
-        let x = self.attention.forward(x, bias, len, p);
+        let x = self.attention.forward(x, bias, p, drop, layer);
         // Burn 0.21's own `gelu` differentiates the tanh approximation; ops::gelu is exact.
         let h = ops::gelu(ops::linear(&self.intermediate, x.clone(), p));
-        self.norm.forward(x + ops::linear(&self.output, h, p))
+        let out = drop.hidden(
+            ops::linear(&self.output, h, p),
+            Site::FeedForwardOutput(layer),
+        );
+        self.norm.forward(x + out)
     }
 }
 
@@ -169,19 +214,25 @@ impl<B: EncoderBackend> BertAttention<B> {
         &self,
         x: Tensor<B, 2>,
         bias: Tensor<B, 2>,
-        len: usize,
         p: Option<DType>,
+        drop: &Masks<'_, B>,
+        layer: usize,
     ) -> Tensor<B, 2> {
         let [rows, hidden] = x.dims();
+        let len = drop.len;
         let seq = |t: Tensor<B, 2>| t.reshape([rows / len, len, hidden]);
-        let ctx = ops::attention(
+        let ctx = ops::attention_with_dropout(
             seq(ops::linear(&self.query, x.clone(), p)),
             seq(ops::linear(&self.key, x.clone(), p)),
             seq(ops::linear(&self.value, x.clone(), p)),
             bias,
+            drop.attention(layer, self.heads),
             self.heads,
         );
-        self.norm
-            .forward(x + ops::linear(&self.output, ctx.reshape([rows, hidden]), p))
+        let out = drop.hidden(
+            ops::linear(&self.output, ctx.reshape([rows, hidden]), p),
+            Site::AttentionOutput(layer),
+        );
+        self.norm.forward(x + out)
     }
 }

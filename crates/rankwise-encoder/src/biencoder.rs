@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::bert::Bert;
+use crate::dropout::Dropout;
 use crate::ops::EncoderBackend;
 use crate::tokenize::{TextTokenizer, TokenBatch};
 use crate::weights::{WeightStore, save_safetensors};
@@ -303,12 +304,24 @@ impl<B: EncoderBackend> BiEncoder<B> {
         batch: &TokenBatch,
         device: &B::Device,
     ) -> Tensor<B, 2> {
+        Self::forward_dropout(model, options, side, batch, device, None)
+    }
+
+    /// [`BiEncoder::forward`] with training-time dropout (one key per sequence of `batch`).
+    pub fn forward_dropout(
+        model: &BiEncoderModel<B>,
+        options: &EncoderOptions,
+        side: Side,
+        batch: &TokenBatch,
+        device: &B::Device,
+        dropout: Option<&Dropout>,
+    ) -> Tensor<B, 2> {
         let tower = match (side, &model.passage) {
             (Side::Passage, Some(p)) => p,
             _ => &model.query,
         };
         let (ids, types, mask) = batch.to_tensors::<B>(device);
-        let hidden = tower.forward_with(ids, types, mask.clone(), options.precision);
+        let hidden = tower.forward_with(ids, types, mask.clone(), options.precision, dropout);
         pool(hidden, mask, options.pooling, options.normalize)
     }
 

@@ -25,6 +25,12 @@ pub struct BertConfig {
     pub type_vocab_size: usize,
     /// LayerNorm epsilon.
     pub layer_norm_eps: f64,
+    /// Dropout on the embeddings and each block's output while training
+    /// (`hidden_dropout_prob`, default 0.1 as in `transformers`).
+    pub hidden_dropout_prob: f64,
+    /// Dropout on the attention probabilities while training (`attention_probs_dropout_prob`,
+    /// default 0.1).
+    pub attention_probs_dropout_prob: f64,
     /// The `config.json` as read, so that saving writes back every field unchanged.
     pub raw: Map<String, Value>,
 }
@@ -95,6 +101,14 @@ impl BertConfig {
             })?,
             None => 1e-12,
         };
+        let probability = |key: &str| -> Result<f64, EncoderError> {
+            match raw.get(key) {
+                Some(v) => v.as_f64().filter(|x| (0.0..1.0).contains(x)).ok_or_else(|| {
+                    EncoderError::config(path, key, format!("expected a number in [0, 1), got {v}"))
+                }),
+                None => Ok(0.1),
+            }
+        };
         let config = Self {
             vocab_size: usize_field("vocab_size", None)?,
             hidden_size: usize_field("hidden_size", None)?,
@@ -104,6 +118,8 @@ impl BertConfig {
             max_position_embeddings: usize_field("max_position_embeddings", Some(512))?,
             type_vocab_size: usize_field("type_vocab_size", Some(2))?,
             layer_norm_eps,
+            hidden_dropout_prob: probability("hidden_dropout_prob")?,
+            attention_probs_dropout_prob: probability("attention_probs_dropout_prob")?,
             raw: raw.clone(),
         };
         if !config

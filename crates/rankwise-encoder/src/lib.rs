@@ -3,13 +3,14 @@
 //! trains on any Burn backend.
 //!
 //! One file per concern: [`config`] (`config.json`), [`weights`] (safetensors ⇄ modules),
-//! [`bert`] (the model), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders),
+//! [`bert`] (the model), [`dropout`] (keyed training masks), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders),
 //! [`host`] (fast f32 CPU inference with the same weights), [`ops`] (the fused attention and
 //! GELU blocks as a backend extension, with multi-threaded CPU kernels and their backward).
 
 pub mod bert;
 pub mod biencoder;
 pub mod config;
+pub mod dropout;
 pub mod error;
 pub mod host;
 mod kernels;
@@ -21,6 +22,7 @@ pub mod weights;
 pub use bert::Bert;
 pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Precision, Side};
 pub use config::BertConfig;
+pub use dropout::Dropout;
 pub use error::EncoderError;
 pub use host::HostEncoder;
 pub use ops::EncoderBackend;

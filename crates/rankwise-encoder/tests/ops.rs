@@ -104,16 +104,61 @@ fn run<B: burn::tensor::backend::AutodiffBackend>(
 
 /// Autodiff of the composed forward, in f64: the reference.
 fn reference(c: &Case, x: &Inputs) -> [Vec<f64>; 4] {
+    reference_dropped(c, x, None)
+}
+
+/// The reference with the probabilities multiplied by a dropout mask.
+fn reference_dropped(c: &Case, x: &Inputs, mask: Option<&[f64]>) -> [Vec<f64>; 4] {
+    let shape = [c.s.batch, c.s.heads, c.s.len, c.s.len];
     run::<F64>(c, x, |q, k, v, b| {
         let (ctx, _) = composed::attention_forward::<F64>(
             q.into_primitive().tensor(),
             k.into_primitive().tensor(),
             v.into_primitive().tensor(),
             b.into_primitive().tensor(),
+            mask.map(|m| tensor::<F64, 4>(m, shape).into_primitive().tensor()),
             c.s.heads,
         );
         Tensor::from_primitive(TensorPrimitive::Float(ctx))
     })
+}
+
+#[test]
+fn attention_dropout_matches_autodiff_of_the_masked_formula() {
+    use rankwise_encoder::dropout::{Site, mask_values};
+    let names = ["context", "dq", "dk", "dv"];
+    for (n, c) in cases().iter().enumerate() {
+        let x = inputs(c, 30 + n as u64);
+        let keys: Vec<u64> = (0..c.s.batch as u64).map(|b| 77 + b).collect();
+        let per = c.s.heads * c.s.len * c.s.len;
+        let mask: Vec<f64> = mask_values(&keys, Site::AttentionProbs(0), per, 0.3)
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let shape = [c.s.batch, c.s.heads, c.s.len, c.s.len];
+        let want = reference_dropped(c, &x, Some(&mask));
+        if n < 2 {
+            let plain = reference(c, &x);
+            assert!(
+                plain[0] != want[0] && plain[1] != want[1],
+                "case {n}: the mask changes the context and gradients"
+            );
+        }
+        let got = run::<F32>(c, &x, |q, k, v, b| {
+            let m = tensor::<F32, 4>(&mask, shape);
+            ops::attention_with_dropout(q, k, v, b, Some(m), c.s.heads)
+        });
+        for i in 0..4 {
+            assert_close(&got[i], &want[i], 2e-5, &format!("case {n} dropout {}", names[i]));
+        }
+        let got = run::<F64>(c, &x, |q, k, v, b| {
+            let m = tensor::<F64, 4>(&mask, shape);
+            ops::attention_with_dropout(q, k, v, b, Some(m), c.s.heads)
+        });
+        for i in 0..4 {
+            assert_close(&got[i], &want[i], 1e-12, &format!("case {n} f64 dropout {}", names[i]));
+        }
+    }
 }
 
 fn cases() -> Vec<Case> {

@@ -12,7 +12,7 @@ use burn::optim::{AdamWConfig, Optimizer};
 use rankwise_data::{TrainBatcher, TrainItem, read_corpus, read_queries};
 use rankwise_encoder::{BiEncoder, BiEncoderModel};
 use rankwise_train::clip::clip_grad_norm;
-use rankwise_train::step::batch_gradients;
+use rankwise_train::step::{StepDropout, batch_gradients};
 use rankwise_train::{LossSettings, Objective};
 
 type B = Autodiff<NdArray>;
@@ -72,6 +72,8 @@ fn main() {
             true,
             &[device],
             0,
+            // Dropout 0.1 as in the PyTorch baseline (`model.train()`).
+            StepDropout::new(0.1, 0.1, 0, step, 0).as_ref(),
         )
         .unwrap();
         let mut grads = r.grads;

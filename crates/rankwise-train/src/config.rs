@@ -1,6 +1,7 @@
 //! Training configuration (TOML). Defaults are the paper's recipe: AdamW lr 1e-5, betas
-//! 0.9/0.999, eps 1e-8, no weight decay, 5 % linear warm-up then linear decay to 0, gradient
-//! clipping at 1.0, 16 queries per device, query/passage length 256, one epoch.
+//! 0.9/0.999, eps 1e-8, no weight decay, DeepSpeed `WarmupDecayLR` with 5 % log warm-up then
+//! linear decay to 0, gradient clipping at 1.0, a global batch of 64 queries embedded 16 at a
+//! time, the model's own dropout, query/passage length 256, one epoch.
 
 use std::path::{Path, PathBuf};
 
@@ -48,15 +49,28 @@ impl Default for LossSettings {
     }
 }
 
-/// Shape of the learning-rate warm-up.
+/// Shape of the learning-rate warm-up (DeepSpeed's `warmup_type`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WarmupShape {
-    /// `lr · step / warmup`.
-    #[default]
+    /// `it / W`.
     Linear,
-    /// `lr · ln(1 + step) / ln(1 + warmup)`.
+    /// `ln(it + 1) / ln(W)` (DeepSpeed's default).
+    #[default]
+    #[serde(rename = "log", alias = "logarithmic")]
     Logarithmic,
+}
+
+/// Dropout while training (evaluation and inference never drop). Unset values come from the
+/// model's `config.json` (`hidden_dropout_prob`, `attention_probs_dropout_prob`), as the
+/// reference fine-tunes with the model's own dropout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropoutSettings {
+    /// Dropout on the embeddings and after each projection back to the hidden size.
+    pub hidden: Option<f64>,
+    /// Dropout on the attention probabilities.
+    pub attention: Option<f64>,
 }
 
 /// AdamW and schedule settings.
@@ -90,7 +104,7 @@ impl Default for OptimizerSettings {
             eps: 1e-8,
             weight_decay: 0.0,
             warmup_ratio: 0.05,
-            warmup_shape: WarmupShape::Linear,
+            warmup_shape: WarmupShape::Logarithmic,
             max_grad_norm: 1.0,
         }
     }
@@ -133,16 +147,22 @@ pub struct TrainConfig {
     /// Optimiser and schedule.
     #[serde(default)]
     pub optimizer: OptimizerSettings,
-    /// Queries per device per micro-batch (the paper: 16).
-    #[serde(default = "sixteen")]
-    pub batch_size: usize,
+    /// Queries whose scores the loss sees together in one micro-step, whatever the number of
+    /// devices (the paper: 64, gathered over 4 GPUs). The last micro-batch of an epoch may be
+    /// smaller (the reference keeps it).
+    #[serde(default = "sixty_four")]
+    pub global_batch: usize,
     /// Micro-batches whose gradients are averaged into one step.
     #[serde(default = "one")]
     pub grad_accumulation: usize,
-    /// GradCache chunk: encode at most this many queries (and their passages) with a graph
-    /// at a time; the loss still sees the whole batch. `0`: no chunking.
-    #[serde(default)]
+    /// GradCache chunk: embed at most this many queries (and their passages) with a graph at a
+    /// time; the loss still sees the global batch; devices share the chunks (the paper: 16 per
+    /// GPU). `0`: no chunking.
+    #[serde(default = "sixteen")]
     pub chunk_size: usize,
+    /// Dropout while training (default: the model's own).
+    #[serde(default)]
+    pub dropout: DropoutSettings,
     /// Query truncation length.
     #[serde(default = "len256")]
     pub query_max_length: usize,
@@ -177,6 +197,9 @@ pub struct TrainConfig {
 fn sixteen() -> usize {
     16
 }
+fn sixty_four() -> usize {
+    64
+}
 fn one() -> usize {
     1
 }
@@ -200,9 +223,10 @@ impl TrainConfig {
             output_dir: output_dir.into(),
             loss: LossSettings::default(),
             optimizer: OptimizerSettings::default(),
-            batch_size: 16,
+            global_batch: 64,
             grad_accumulation: 1,
-            chunk_size: 0,
+            chunk_size: 16,
+            dropout: DropoutSettings::default(),
             query_max_length: 256,
             passage_max_length: 256,
             epochs: 1,
@@ -243,7 +267,8 @@ impl TrainConfig {
     /// Checks every value's range.
     pub fn validate(&self) -> Result<(), TrainError> {
         let o = &self.optimizer;
-        let checks: [(bool, &str, String); 9] = [
+        let d = &self.dropout;
+        let checks: [(bool, &str, String); 11] = [
             (
                 o.lr > 0.0 && o.lr.is_finite(),
                 "optimizer.lr",
@@ -270,9 +295,19 @@ impl TrainConfig {
                 format!("must be >= 0 (0 disables), got {}", o.max_grad_norm),
             ),
             (
-                self.batch_size >= 1,
-                "batch_size",
+                self.global_batch >= 1,
+                "global_batch",
                 "must be at least 1".into(),
+            ),
+            (
+                d.hidden.is_none_or(|p| (0.0..1.0).contains(&p)),
+                "dropout.hidden",
+                format!("must be in [0, 1), got {:?}", d.hidden),
+            ),
+            (
+                d.attention.is_none_or(|p| (0.0..1.0).contains(&p)),
+                "dropout.attention",
+                format!("must be in [0, 1), got {:?}", d.attention),
             ),
             (
                 self.grad_accumulation >= 1,
@@ -290,9 +325,6 @@ impl TrainConfig {
             if !ok {
                 return Err(TrainError::config(key, detail));
             }
-        }
-        if self.loss.kind == LossKind::Ws2 && self.batch_size * self.grad_accumulation == 0 {
-            return Err(TrainError::config("batch_size", "WS2 needs a batch"));
         }
         for (key, v) in [
             ("query_max_length", self.query_max_length),

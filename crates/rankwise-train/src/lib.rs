@@ -23,7 +23,7 @@ pub use config::{LossKind, LossSettings, OptimizerSettings, TrainConfig, WarmupS
 pub use error::TrainError;
 pub use loss::Objective;
 pub use schedule::LrSchedule;
-pub use trainer::{RunControl, StepLog, TrainOutcome, train};
+pub use trainer::{EpochPlan, RunControl, StepLog, StepSettings, StepStats, TrainOutcome, train};
 
 use burn::tensor::backend::AutodiffBackend;
 use rankwise_encoder::EncoderBackend;

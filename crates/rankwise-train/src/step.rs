@@ -7,6 +7,9 @@
 //! computed once over the global batch, and pass 2 re-embeds each chunk with a graph and
 //! back-propagates `⟨embeddings, ∂loss/∂embeddings⟩`. The gradient is the same as the one-pass
 //! gradient on the concatenated batch; memory is bounded by one chunk's graph.
+//!
+//! Dropout masks are keyed by (seed, step, micro-batch, side, row of the global batch), so both
+//! passes of a chunk, and any split of the batch into chunks or devices, use the same masks.
 
 use std::ops::Range;
 
@@ -14,7 +17,8 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rankwise_data::TrainBatch;
-use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side, TokenBatch};
+use rankwise_encoder::dropout::derive;
+use rankwise_encoder::{BiEncoder, BiEncoderModel, Dropout, EncoderOptions, Side, TokenBatch};
 
 use crate::error::TrainError;
 use crate::loss::Objective;
@@ -25,6 +29,67 @@ pub struct StepResult {
     pub loss: f64,
     /// Gradients on the first device.
     pub grads: GradientsParams,
+}
+
+/// The dropout of one micro-batch: its probabilities and its key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepDropout {
+    /// Hidden dropout probability.
+    pub hidden: f32,
+    /// Attention-probability dropout probability.
+    pub attention: f32,
+    /// Key of the micro-batch (every sequence's key derives from it).
+    pub key: u64,
+}
+
+impl StepDropout {
+    /// The dropout of micro-batch `micro` of optimiser step `step` in a run seeded with `seed`;
+    /// `None` when both probabilities are 0.
+    pub fn new(hidden: f64, attention: f64, seed: u64, step: u64, micro: usize) -> Option<Self> {
+        (hidden > 0.0 || attention > 0.0).then(|| Self {
+            hidden: hidden as f32,
+            attention: attention as f32,
+            key: derive(derive(derive(0x5EED_D209, seed), step), micro as u64),
+        })
+    }
+
+    /// The masks of rows `rows` (of the global batch) on one side.
+    pub fn rows(&self, side: Side, rows: Range<usize>) -> Dropout {
+        let side_key = derive(
+            self.key,
+            match side {
+                Side::Query => 1,
+                Side::Passage => 2,
+            },
+        );
+        Dropout {
+            hidden: self.hidden,
+            attention: self.attention,
+            keys: rows.map(|r| derive(side_key, r as u64)).collect(),
+        }
+    }
+}
+
+/// Embeddings of rows `q_rows` of the queries and their passages, with their dropout (with or
+/// without a graph: `E` is the autodiff backend or its inner one).
+fn embed<E: rankwise_encoder::EncoderBackend>(
+    model: &BiEncoderModel<E>,
+    options: &EncoderOptions,
+    batch: &TrainBatch,
+    q_rows: Range<usize>,
+    dropout: Option<&StepDropout>,
+    device: &E::Device,
+) -> (Tensor<E, 2>, Tensor<E, 2>) {
+    let g = batch.group_size;
+    let p_rows = q_rows.start * g..q_rows.end * g;
+    let qt = slice_tokens(&batch.queries, q_rows.clone());
+    let pt = slice_tokens(&batch.passages, p_rows.clone());
+    let qd = dropout.map(|d| d.rows(Side::Query, q_rows));
+    let pd = dropout.map(|d| d.rows(Side::Passage, p_rows));
+    (
+        BiEncoder::forward_dropout(model, options, Side::Query, &qt, device, qd.as_ref()),
+        BiEncoder::forward_dropout(model, options, Side::Passage, &pt, device, pd.as_ref()),
+    )
 }
 
 /// Rows `rows` of a token batch (padding length kept, so every chunking sees the same
@@ -90,6 +155,7 @@ pub fn plan(n: usize, devices: usize, chunk: usize) -> Vec<(usize, Range<usize>)
 
 /// Computes the loss of `batch` over the whole batch and the gradient of the model.
 /// `replicas[d]` is the model on `devices[d]` (`replicas[0]` is the master).
+#[allow(clippy::too_many_arguments)]
 pub fn batch_gradients<B: crate::TrainingBackend>(
     replicas: &[BiEncoderModel<B>],
     options: &EncoderOptions,
@@ -98,14 +164,14 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     in_batch: bool,
     devices: &[B::Device],
     chunk: usize,
+    dropout: Option<&StepDropout>,
 ) -> Result<StepResult, TrainError> {
     let g = batch.group_size;
     let parts = plan(batch.len(), devices.len(), chunk);
     let main = &devices[0];
     if parts.len() == 1 {
         let model = &replicas[0];
-        let q = BiEncoder::forward(model, options, Side::Query, &batch.queries, main);
-        let p = BiEncoder::forward(model, options, Side::Passage, &batch.passages, main);
+        let (q, p) = embed(model, options, batch, 0..batch.len(), dropout, main);
         let loss = objective.forward(scores(q, p, g, in_batch), labels(batch, main))?;
         let value = loss.clone().into_scalar().elem::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), model);
@@ -117,10 +183,7 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     for (d, rows) in &parts {
         let inner = replicas[*d].valid();
         let dev = &devices[*d];
-        let qt = slice_tokens(&batch.queries, rows.clone());
-        let pt = slice_tokens(&batch.passages, rows.start * g..rows.end * g);
-        let q = BiEncoder::forward(&inner, options, Side::Query, &qt, dev);
-        let p = BiEncoder::forward(&inner, options, Side::Passage, &pt, dev);
+        let (q, p) = embed(&inner, options, batch, rows.clone(), dropout, dev);
         q_parts.push(q.to_device(main));
         p_parts.push(p.to_device(main));
     }
@@ -139,10 +202,7 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     for (d, rows) in &parts {
         let model = &replicas[*d];
         let dev = &devices[*d];
-        let qt = slice_tokens(&batch.queries, rows.clone());
-        let pt = slice_tokens(&batch.passages, rows.start * g..rows.end * g);
-        let q = BiEncoder::forward(model, options, Side::Query, &qt, dev);
-        let p = BiEncoder::forward(model, options, Side::Passage, &pt, dev);
+        let (q, p) = embed(model, options, batch, rows.clone(), dropout, dev);
         let gq_c = Tensor::<B, 2>::from_inner(gq.clone().slice(rows.clone()).to_device(dev));
         let gp_c = Tensor::<B, 2>::from_inner(
             gp.clone()

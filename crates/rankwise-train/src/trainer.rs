@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
+use rankwise_data::TrainBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -22,7 +23,7 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::loss::Objective;
 use crate::schedule::LrSchedule;
-use crate::step::batch_gradients;
+use crate::step::{StepDropout, batch_gradients};
 
 /// How a run is driven (not part of the experiment's configuration).
 #[derive(Debug, Clone, Default)]
@@ -115,8 +116,142 @@ pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
-/// Trains on `devices` (the first holds the master weights; the global micro-batch is
-/// `batch_size × devices.len()` queries).
+/// Everything one optimiser step needs besides the model, the optimiser and the data.
+#[derive(Debug, Clone)]
+pub struct StepSettings<'a, B: crate::TrainingBackend> {
+    /// Encoder options (pooling, normalisation, precision).
+    pub options: &'a EncoderOptions,
+    /// The objective.
+    pub objective: &'a Objective,
+    /// Score every query against all passages of the batch.
+    pub in_batch: bool,
+    /// Devices; the first holds the master weights.
+    pub devices: &'a [B::Device],
+    /// GradCache chunk (queries embedded with a graph at a time; `0`: whole parts).
+    pub chunk_size: usize,
+    /// Micro-batches per step: every micro-batch's gradient is divided by it (also in a last
+    /// step that has fewer, as the reference does).
+    pub grad_accumulation: usize,
+    /// Global-norm clipping threshold (`0`: off).
+    pub max_grad_norm: f64,
+    /// Hidden and attention dropout probabilities.
+    pub dropout: (f64, f64),
+    /// Seed of the dropout masks.
+    pub seed: u64,
+}
+
+/// What one optimiser step measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepStats {
+    /// Mean loss over the step's micro-batches.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Real tokens embedded.
+    pub tokens: usize,
+}
+
+impl<B: crate::TrainingBackend> StepSettings<'_, B> {
+    /// One optimiser step (0-based index `step`) on `micro_batches` at learning rate `lr`:
+    /// the gradient of every micro-batch over its whole batch, their sum divided by
+    /// `grad_accumulation`, global-norm clipping, and the optimiser's update.
+    pub fn step<O: Optimizer<BiEncoderModel<B>, B>>(
+        &self,
+        model: BiEncoderModel<B>,
+        optim: &mut O,
+        step: u64,
+        micro_batches: &[TrainBatch],
+        lr: f64,
+    ) -> Result<(BiEncoderModel<B>, StepStats), TrainError> {
+        let replicas: Vec<BiEncoderModel<B>> = self
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                if i == 0 {
+                    model.clone()
+                } else {
+                    model.clone().fork(d)
+                }
+            })
+            .collect();
+        let mut accumulator = GradientsAccumulator::<BiEncoderModel<B>>::new();
+        let mut loss_sum = 0.0;
+        let mut tokens = 0;
+        for (micro, batch) in micro_batches.iter().enumerate() {
+            tokens += batch.tokens();
+            let dropout = StepDropout::new(self.dropout.0, self.dropout.1, self.seed, step, micro);
+            let r = batch_gradients(
+                &replicas,
+                self.options,
+                batch,
+                self.objective,
+                self.in_batch,
+                self.devices,
+                self.chunk_size,
+                dropout.as_ref(),
+            )?;
+            if !r.loss.is_finite() {
+                return Err(TrainError::NonFinite {
+                    step: step + 1,
+                    loss: r.loss,
+                    last_checkpoint: None,
+                });
+            }
+            loss_sum += r.loss;
+            accumulator.accumulate(&model, r.grads);
+        }
+        let mut grads = accumulator.grads();
+        if self.grad_accumulation > 1 {
+            scale_grads::<B, _>(&model, &mut grads, 1.0 / self.grad_accumulation as f64);
+        }
+        let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, self.max_grad_norm);
+        let model = optim.step(lr, model, grads);
+        Ok((
+            model,
+            StepStats {
+                loss: loss_sum / micro_batches.len().max(1) as f64,
+                grad_norm,
+                tokens,
+            },
+        ))
+    }
+}
+
+/// How an epoch of `items` queries is cut: micro-batches of `global` queries (the last may be
+/// smaller) and steps of `accumulation` micro-batches (the last may have fewer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochPlan {
+    /// Queries per epoch.
+    pub items: usize,
+    /// Queries per micro-batch.
+    pub global: usize,
+    /// Micro-batches per step.
+    pub accumulation: usize,
+}
+
+impl EpochPlan {
+    /// Micro-batches per epoch (`ceil(items / global)`).
+    pub fn micro_batches(&self) -> usize {
+        self.items.div_ceil(self.global)
+    }
+    /// Optimiser steps per epoch.
+    pub fn steps(&self) -> u64 {
+        self.micro_batches().div_ceil(self.accumulation) as u64
+    }
+    /// Positions (in the epoch's order) of the queries of each micro-batch of step `step`
+    /// (0-based within the epoch).
+    pub fn step_items(&self, step: u64) -> Vec<std::ops::Range<usize>> {
+        let first = step as usize * self.accumulation;
+        let last = (first + self.accumulation).min(self.micro_batches());
+        (first..last)
+            .map(|m| m * self.global..((m + 1) * self.global).min(self.items))
+            .collect()
+    }
+}
+
+/// Trains on `devices` (the first holds the master weights). The loss sees `global_batch`
+/// queries whatever the number of devices; the devices share its chunks.
 pub fn train<B: crate::TrainingBackend>(
     config: &TrainConfig,
     devices: &[B::Device],
@@ -151,21 +286,25 @@ pub fn train<B: crate::TrainingBackend>(
     let dataset: AnyDataset = DatasetConfig::read(&config.data)?.load()?;
     let batcher = TrainBatcher::for_encoder(&encoder);
 
-    let global = config.batch_size * devices.len();
-    let per_step = global * config.grad_accumulation;
-    let steps_per_epoch = (dataset.len() / per_step) as u64;
-    if steps_per_epoch == 0 {
-        return Err(TrainError::config(
-            "batch_size",
-            format!(
-                "the dataset has {} queries, fewer than one step needs ({} per device × {} devices × {} accumulation)",
-                dataset.len(),
-                config.batch_size,
-                devices.len(),
-                config.grad_accumulation
-            ),
-        ));
+    if dataset.is_empty() {
+        return Err(TrainError::config("data", "the dataset has no query"));
     }
+    let epoch_plan = EpochPlan {
+        items: dataset.len(),
+        global: config.global_batch,
+        accumulation: config.grad_accumulation,
+    };
+    let steps_per_epoch = epoch_plan.steps();
+    let dropout = (
+        config
+            .dropout
+            .hidden
+            .unwrap_or(encoder.config.hidden_dropout_prob),
+        config
+            .dropout
+            .attention
+            .unwrap_or(encoder.config.attention_probs_dropout_prob),
+    );
     let total = {
         let t = steps_per_epoch * config.epochs as u64;
         config.max_steps.map_or(t, |m| m.min(t))
@@ -210,6 +349,17 @@ pub fn train<B: crate::TrainingBackend>(
     }
 
     let objective = Objective::new(&config.loss);
+    let settings = StepSettings::<B> {
+        options: &encoder.options,
+        objective: &objective,
+        in_batch: config.loss.in_batch,
+        devices,
+        chunk_size: config.chunk_size,
+        grad_accumulation: config.grad_accumulation,
+        max_grad_norm: o.max_grad_norm,
+        dropout,
+        seed: config.seed,
+    };
     let pb = if control.progress {
         let pb = ProgressBar::new(total);
         pb.set_style(
@@ -241,57 +391,32 @@ pub fn train<B: crate::TrainingBackend>(
             order = epoch_order(dataset.len(), config.seed, epoch);
             order_epoch = epoch;
         }
-        let in_epoch = (state.step % steps_per_epoch) as usize;
-        let replicas: Vec<BiEncoderModel<B>> = devices
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                if i == 0 {
-                    model.clone()
-                } else {
-                    model.clone().fork(d)
-                }
+        let in_epoch = state.step % steps_per_epoch;
+        let micro_batches = epoch_plan
+            .step_items(in_epoch)
+            .into_iter()
+            .map(|r| {
+                let items: Vec<_> = order[r].iter().map(|&i| dataset.item(i, epoch)).collect();
+                batcher.tokenize(&items)
             })
-            .collect();
-        let mut accumulator = GradientsAccumulator::<BiEncoderModel<B>>::new();
-        let mut loss_sum = 0.0;
-        let mut tokens = 0;
-        for micro in 0..config.grad_accumulation {
-            let first = in_epoch * per_step + micro * global;
-            let items: Vec<_> = order[first..first + global]
-                .iter()
-                .map(|&i| dataset.item(i, epoch))
-                .collect();
-            let batch = batcher.tokenize(&items)?;
-            tokens += batch.tokens();
-            let r = batch_gradients(
-                &replicas,
-                &encoder.options,
-                &batch,
-                &objective,
-                config.loss.in_batch,
-                devices,
-                config.chunk_size,
-            )?;
-            if !r.loss.is_finite() {
-                pb.finish_and_clear();
-                return Err(TrainError::NonFinite {
-                    step: state.step + 1,
-                    loss: r.loss,
-                    last_checkpoint,
-                });
-            }
-            loss_sum += r.loss;
-            accumulator.accumulate(&model, r.grads);
-        }
-        let mut grads = accumulator.grads();
-        if config.grad_accumulation > 1 {
-            scale_grads::<B, _>(&model, &mut grads, 1.0 / config.grad_accumulation as f64);
-        }
-        let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, o.max_grad_norm);
+            .collect::<Result<Vec<_>, _>>()?;
+        let queries: usize = micro_batches.iter().map(TrainBatch::len).sum();
         let lr = schedule.lr(state.step);
-        model = optim.step(lr, model, grads);
-        let loss = loss_sum / config.grad_accumulation as f64;
+        let (next, stats) = settings
+            .step(model, &mut optim, state.step, &micro_batches, lr)
+            .map_err(|e| match e {
+                TrainError::NonFinite { step, loss, .. } => {
+                    pb.finish_and_clear();
+                    TrainError::NonFinite {
+                        step,
+                        loss,
+                        last_checkpoint: last_checkpoint.clone(),
+                    }
+                }
+                e => e,
+            })?;
+        model = next;
+        let (loss, grad_norm, tokens) = (stats.loss, stats.grad_norm, stats.tokens);
         state.step += 1;
         state.losses.push(loss);
         let secs = step_start.elapsed().as_secs_f64();
@@ -301,7 +426,7 @@ pub fn train<B: crate::TrainingBackend>(
             loss,
             lr,
             grad_norm,
-            queries_per_s: per_step as f64 / secs,
+            queries_per_s: queries as f64 / secs,
             tokens_per_s: tokens as f64 / secs,
             elapsed_s: run_start.elapsed().as_secs_f64(),
             eval: None,

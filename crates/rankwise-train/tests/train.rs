@@ -10,7 +10,7 @@ use rankwise_data::{DatasetConfig, GroupedDataset, TrainBatcher};
 use rankwise_encoder::{BiEncoder, EncoderOptions, Precision, Side};
 use rankwise_eval::{EvalSettings, evaluate_dataset};
 use rankwise_train::clip::grad_norm;
-use rankwise_train::step::batch_gradients;
+use rankwise_train::step::{StepDropout, batch_gradients};
 use rankwise_train::{LossKind, Objective, RunControl, TrainConfig, TrainError, train};
 
 type B = Autodiff<NdArray>;
@@ -87,7 +87,8 @@ fn make_data(
 
 fn config(root: &Path, data: &Path, out: &str) -> TrainConfig {
     let mut c = TrainConfig::new(tiny_model(), data, root.join(out));
-    c.batch_size = 8;
+    c.global_batch = 8;
+    c.chunk_size = 0;
     c.optimizer.lr = 2e-3;
     c.optimizer.warmup_ratio = 0.1;
     c.query_max_length = 16;
@@ -234,7 +235,15 @@ fn gradcache_over_two_devices_equals_one_pass() {
     let batch = TrainBatcher::for_encoder(&encoder)
         .tokenize(&items)
         .unwrap();
-    for kind in [LossKind::Ws2, LossKind::Infonce] {
+    // With dropout the masks are keyed by row, so every split sees the same ones.
+    let dropped = StepDropout::new(0.1, 0.1, 7, 3, 0);
+    let mut norms = Vec::new();
+    for (kind, dropout) in [
+        (LossKind::Ws2, None),
+        (LossKind::Infonce, None),
+        (LossKind::Ws2, dropped),
+        (LossKind::Infonce, dropped),
+    ] {
         let objective = Objective::new(&rankwise_train::LossSettings {
             kind,
             ..Default::default()
@@ -248,6 +257,7 @@ fn gradcache_over_two_devices_equals_one_pass() {
             true,
             &[device],
             0,
+            dropout.as_ref(),
         )
         .unwrap();
         // Two devices (the CPU twice), each with one replica; plus chunks of 3 queries.
@@ -259,21 +269,20 @@ fn gradcache_over_two_devices_equals_one_pass() {
             true,
             &[device, device],
             3,
+            dropout.as_ref(),
         )
         .unwrap();
+        let what = format!("{kind:?}, dropout {}", dropout.is_some());
         assert!(
             (one.loss - two.loss).abs() <= 1e-6 * one.loss.abs().max(1e-3),
-            "{kind:?}: {} vs {}",
+            "{what}: {} vs {}",
             one.loss,
             two.loss
         );
         let n1 = grad_norm::<B, _>(&model, &one.grads);
         let n2 = grad_norm::<B, _>(&model, &two.grads);
         assert!(n1 > 0.0);
-        assert!(
-            (n1 - n2).abs() <= 1e-4 * n1,
-            "{kind:?}: grad norms {n1} vs {n2}"
-        );
+        assert!((n1 - n2).abs() <= 1e-4 * n1, "{what}: grad norms {n1} vs {n2}");
         // Element-wise on the word embeddings and the last layer's output weights.
         let w = &model.query.embeddings.word.weight;
         let g1 = one.grads.get::<NdArray, 2>(w.id).unwrap();
@@ -282,7 +291,15 @@ fn gradcache_over_two_devices_equals_one_pass() {
         let scale = g1.abs().max().into_scalar();
         assert!(
             diff <= 1e-4 * scale,
-            "{kind:?}: max |Δgrad| {diff} (max |grad| {scale})"
+            "{what}: max |Δgrad| {diff} (max |grad| {scale})"
+        );
+        norms.push((one.loss, n1));
+    }
+    // The masks take effect: dropout changes the loss and the gradient.
+    for k in 0..2 {
+        assert!(
+            (norms[k].0 - norms[k + 2].0).abs() > 1e-6 && (norms[k].1 - norms[k + 2].1).abs() > 1e-6,
+            "dropout changed nothing: {norms:?}"
         );
     }
 }

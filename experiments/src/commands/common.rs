@@ -61,7 +61,8 @@ pub fn binarised(
     })
 }
 
-/// The small-run settings `quickstart` and `graded` share: batch 8, query length 64, τ = 0.05
+/// The small-run settings `quickstart` and `graded` share: global batch 8 (one chunk), query
+/// length 64, τ = 0.05
 /// (MiniLM's embeddings are unit vectors), lr 2e-5 with 10 % warm-up; with `smoke`, 2 steps of
 /// 2 queries and 5 evaluation queries. Returns the training config and evaluation settings.
 pub fn small_run(
@@ -73,7 +74,8 @@ pub fn small_run(
     smoke: bool,
 ) -> (TrainConfig, EvalSettings) {
     let mut config = TrainConfig::new(model, data, out);
-    config.batch_size = 8;
+    config.global_batch = 8;
+    config.chunk_size = 0;
     config.query_max_length = 64;
     config.passage_max_length = passage_max_length;
     config.loss.temperature = 0.05;
@@ -82,7 +84,7 @@ pub fn small_run(
     config.seed = seed;
     let mut settings = super::evaluate::default_settings(Some(out.join("embedding-cache")));
     if smoke {
-        config.batch_size = 2;
+        config.global_batch = 2;
         config.max_steps = Some(2);
         settings.max_queries = Some(5);
         settings.progress = false;

@@ -36,7 +36,8 @@ impl Run {
 
 /// Arguments of `reproduce`.
 #[derive(clap::Args)]
-#[command(after_help = "Example (4 GPUs x 16 queries, as in the paper):\n  \
+#[command(after_help = "Examples (the paper's global batch of 64 queries, embedded 16 at a time):\n  \
+    cargo run -p experiments --release --features cuda -- reproduce synth-multilevel\n  \
     cargo run -p experiments --release --features cuda -- reproduce synth-multilevel --devices 4")]
 pub struct Args {
     /// Which run.
@@ -45,7 +46,8 @@ pub struct Args {
     /// Folder with `<run>.toml` and `eval.toml`.
     #[arg(long)]
     pub configs: Option<PathBuf>,
-    /// Devices (the global batch is batch_size × devices).
+    /// Devices that share the chunks of the global batch (the loss sees `global_batch`
+    /// queries whatever this is).
     #[arg(long, default_value_t = 1)]
     pub devices: usize,
     /// Override the model.
@@ -54,9 +56,12 @@ pub struct Args {
     /// Override `max_steps`.
     #[arg(long)]
     pub max_steps: Option<u64>,
-    /// Override `batch_size`.
+    /// Override `global_batch`.
     #[arg(long)]
-    pub batch_size: Option<usize>,
+    pub global_batch: Option<usize>,
+    /// Override `chunk_size`.
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
     /// Evaluate only the first N queries of each collection.
     #[arg(long)]
     pub eval_max_queries: Option<usize>,
@@ -100,12 +105,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model: args.model.clone(),
         loss: None,
         lr: None,
-        batch_size: args.batch_size,
+        global_batch: args.global_batch,
+        chunk_size: args.chunk_size,
         max_steps: args.max_steps,
         precision: None,
         quiet: false,
     };
     let config = train_args.config()?;
+    println!(
+        "{}: global batch {} queries × group from the data, embedded {} at a time over {} device(s), {} micro-batch(es) per step; lr {:e}, {:?} warm-up over {:.0} % of the steps then linear decay (DeepSpeed WarmupDecayLR); dropout {}",
+        args.run.file(),
+        config.global_batch,
+        if config.chunk_size == 0 {
+            "all".to_string()
+        } else {
+            config.chunk_size.to_string()
+        },
+        args.devices,
+        config.grad_accumulation,
+        config.optimizer.lr,
+        config.optimizer.warmup_shape,
+        config.optimizer.warmup_ratio * 100.0,
+        match (config.dropout.hidden, config.dropout.attention) {
+            (None, None) => "from the model's config.json".to_string(),
+            (h, a) => format!("hidden {h:?}, attention {a:?}"),
+        }
+    );
     let trained = super::train::train_config(&config, args.devices, args.resume, true)?;
     let model = trained.model_dir.expect("finished runs export a model");
     let eval_file = dir.join("eval.toml");

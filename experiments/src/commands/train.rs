@@ -13,7 +13,7 @@ use crate::backend;
 #[command(after_help = "Examples:\n  \
     experiments train --config experiments/configs/synth_multilevel.toml\n  \
     experiments train --config my.toml --resume            # continue a killed run\n  \
-    experiments train --config my.toml --devices 4          # global batch = 4 x batch_size")]
+    experiments train --config my.toml --devices 4          # the global batch's chunks spread over 4 devices")]
 pub struct Args {
     /// Training config (TOML; relative paths are taken from the file's folder).
     #[arg(long)]
@@ -21,7 +21,8 @@ pub struct Args {
     /// Continue from the latest checkpoint in the output folder.
     #[arg(long)]
     pub resume: bool,
-    /// Devices (GPUs, or CPU replicas); the global batch is batch_size × devices.
+    /// Devices (GPUs, or CPU replicas) that share the chunks of the global batch (the loss
+    /// sees `global_batch` queries whatever this is).
     #[arg(long, default_value_t = 1)]
     pub devices: usize,
     /// Override `output_dir`.
@@ -36,9 +37,12 @@ pub struct Args {
     /// Override `optimizer.lr`.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Override `batch_size` (queries per device).
+    /// Override `global_batch` (queries the loss sees per micro-step).
     #[arg(long)]
-    pub batch_size: Option<usize>,
+    pub global_batch: Option<usize>,
+    /// Override `chunk_size` (queries embedded with a graph at a time; 0: no chunking).
+    #[arg(long)]
+    pub chunk_size: Option<usize>,
     /// Override `max_steps`.
     #[arg(long)]
     pub max_steps: Option<u64>,
@@ -95,8 +99,11 @@ impl Args {
         if let Some(lr) = self.lr {
             c.optimizer.lr = lr;
         }
-        if let Some(b) = self.batch_size {
-            c.batch_size = b;
+        if let Some(b) = self.global_batch {
+            c.global_batch = b;
+        }
+        if let Some(b) = self.chunk_size {
+            c.chunk_size = b;
         }
         if self.max_steps.is_some() {
             c.max_steps = self.max_steps;

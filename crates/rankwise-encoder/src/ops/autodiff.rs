@@ -15,20 +15,21 @@ use super::EncoderBackend;
 struct AttentionBackward;
 
 impl<B: EncoderBackend> Backward<B, 3> for AttentionBackward {
-    /// `q`, `k`, `v`, the probabilities and the number of heads.
+    /// `q`, `k`, `v`, the probabilities, the dropout mask and the number of heads.
     type State = (
         FloatTensor<B>,
         FloatTensor<B>,
         FloatTensor<B>,
         FloatTensor<B>,
+        Option<FloatTensor<B>>,
         usize,
     );
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [node_q, node_k, node_v] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
-        let (q, k, v, probs, heads) = ops.state;
-        let (dq, dk, dv) = B::fused_attention_backward(q, k, v, probs, grad, heads);
+        let (q, k, v, probs, drop, heads) = ops.state;
+        let (dq, dk, dv) = B::fused_attention_backward(q, k, v, probs, drop, grad, heads);
         for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
             if let Some(node) = node {
                 grads.register::<B>(node.id, g);
@@ -79,8 +80,11 @@ impl<B: EncoderBackend, C: CheckpointStrategy> EncoderBackend for Autodiff<B, C>
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         key_bias: FloatTensor<Self>,
+        drop: Option<FloatTensor<Self>>,
         heads: usize,
     ) -> FloatTensor<Self> {
+        // The mask is a constant of the graph, like the key bias.
+        let drop = drop.map(|d| d.primitive);
         match AttentionBackward
             .prepare::<C>([q.node.clone(), k.node.clone(), v.node.clone()])
             .compute_bound()
@@ -92,15 +96,20 @@ impl<B: EncoderBackend, C: CheckpointStrategy> EncoderBackend for Autodiff<B, C>
                     k.primitive.clone(),
                     v.primitive.clone(),
                     key_bias.primitive,
+                    drop.clone(),
                     heads,
                 );
-                prep.finish((q.primitive, k.primitive, v.primitive, probs, heads), ctx)
+                prep.finish(
+                    (q.primitive, k.primitive, v.primitive, probs, drop, heads),
+                    ctx,
+                )
             }
             OpsKind::UnTracked(prep) => prep.finish(B::fused_attention(
                 q.primitive,
                 k.primitive,
                 v.primitive,
                 key_bias.primitive,
+                drop,
                 heads,
             )),
         }

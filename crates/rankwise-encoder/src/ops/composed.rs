@@ -31,6 +31,7 @@ pub fn attention_forward<B: Backend>(
     k: FloatTensor<B>,
     v: FloatTensor<B>,
     key_bias: FloatTensor<B>,
+    drop: Option<FloatTensor<B>>,
     heads: usize,
 ) -> (FloatTensor<B>, FloatTensor<B>) {
     let s = AttentionShape::of::<B>(&q, heads);
@@ -38,17 +39,30 @@ pub fn attention_forward<B: Backend>(
     let bias = float::<B, 2>(key_bias).reshape([s.batch, 1, 1, s.len]);
     let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale(s)) + bias;
     let probs = activation::softmax(scores, 3);
-    let ctx = probs.clone().matmul(v);
+    let ctx = dropped(probs.clone(), drop).matmul(v);
     (merge(ctx, s), probs.into_primitive().tensor())
 }
 
-/// Gradients of [`super::EncoderBackend::fused_attention_backward`]:
-/// `dV = Pᵀ·dO`, `dS = P ⊙ (dO·Vᵀ − rowsum(P ⊙ dO·Vᵀ))`, `dQ = dS·K/√d`, `dK = dSᵀ·Q/√d`.
+/// `P ⊙ drop` (or `P` without a mask).
+fn dropped<B: Backend>(
+    p: burn::tensor::Tensor<B, 4>,
+    drop: Option<FloatTensor<B>>,
+) -> burn::tensor::Tensor<B, 4> {
+    match drop {
+        Some(m) => p * float::<B, 4>(m),
+        None => p,
+    }
+}
+
+/// Gradients of [`super::EncoderBackend::fused_attention_backward`], with `D` the dropout mask
+/// (all ones without one): `dV = (P⊙D)ᵀ·dO`, `dP = (dO·Vᵀ) ⊙ D`,
+/// `dS = P ⊙ (dP − rowsum(P ⊙ dP))`, `dQ = dS·K/√d`, `dK = dSᵀ·Q/√d`.
 pub fn attention_backward<B: Backend>(
     q: FloatTensor<B>,
     k: FloatTensor<B>,
     v: FloatTensor<B>,
     probs: FloatTensor<B>,
+    drop: Option<FloatTensor<B>>,
     grad: FloatTensor<B>,
     heads: usize,
 ) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
@@ -56,8 +70,10 @@ pub fn attention_backward<B: Backend>(
     let (q, k, v) = (split::<B>(q, s), split::<B>(k, s), split::<B>(v, s));
     let p = float::<B, 4>(probs);
     let d_out = split::<B>(grad, s);
-    let dv = p.clone().swap_dims(2, 3).matmul(d_out.clone());
-    let dp = d_out.matmul(v.swap_dims(2, 3));
+    let dv = dropped(p.clone(), drop.clone())
+        .swap_dims(2, 3)
+        .matmul(d_out.clone());
+    let dp = dropped(d_out.matmul(v.swap_dims(2, 3)), drop);
     let dot = (dp.clone() * p.clone()).sum_dim(3);
     let ds = p * (dp - dot);
     let dq = ds.clone().matmul(k).mul_scalar(scale(s));

@@ -18,12 +18,15 @@ fn scale(s: AttentionShape) -> f32 {
 }
 
 /// Forward attention: writes `ctx` (`[batch, len, heads·d]`) and `probs`
-/// (`[batch, heads, len, len]`).
+/// (`[batch, heads, len, len]`, before dropout). `drop` (same shape as `probs`) multiplies the
+/// probabilities that weight the values.
+#[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
     q: &[f32],
     k: &[f32],
     v: &[f32],
     key_bias: &[f32],
+    drop: Option<&[f32]>,
     s: AttentionShape,
     ctx: &mut [f32],
     probs: &mut [f32],
@@ -31,7 +34,7 @@ pub fn attention_forward(
     let (l, w, d) = (s.len, s.width(), s.dim);
     let seq = l * w;
     assert_eq!(key_bias.len(), s.batch * l, "attention: key bias length");
-    if !check(s, &[q, k, v, &*ctx], probs.len()) {
+    if !check(s, &[q, k, v, &*ctx], probs.len(), drop) {
         return;
     }
     let alpha = scale(s);
@@ -42,6 +45,8 @@ pub fn attention_forward(
             let rows = i * seq..(i + 1) * seq;
             let (q, k, v) = (&q[rows.clone()], &k[rows.clone()], &v[rows]);
             let bias = &key_bias[i * l..(i + 1) * l];
+            let heads_drop = drop.map(|m| &m[i * s.heads * l * l..(i + 1) * s.heads * l * l]);
+            let mut kept = vec![0.0f32; if drop.is_some() { l * l } else { 0 }];
             for (h, p) in probs.chunks_exact_mut(l * l).enumerate() {
                 let o = h * d;
                 // S = Q_h · K_hᵀ / √d
@@ -57,13 +62,20 @@ pub fn attention_forward(
                 for row in p.chunks_exact_mut(l) {
                     simd::bias_softmax(row, bias);
                 }
-                // ctx_h = P · V_h
+                let weights: &[f32] = match heads_drop {
+                    Some(m) => {
+                        multiply(p, &m[h * l * l..(h + 1) * l * l], &mut kept);
+                        &kept
+                    }
+                    None => p,
+                };
+                // ctx_h = (P ⊙ D) · V_h
                 sgemm(
                     l,
                     l,
                     d,
                     1.0,
-                    (&*p, l as isize, 1),
+                    (weights, l as isize, 1),
                     (&v[o..], w as isize, 1),
                     (&mut ctx[o..], w as isize, 1),
                 );
@@ -71,23 +83,22 @@ pub fn attention_forward(
         });
 }
 
-/// Backward attention: writes `dq`, `dk`, `dv` (each `[batch, len, heads·d]`) from the context's
-/// gradient `grad` and the saved `probs`.
+/// Backward attention: writes `[dq, dk, dv]` (each `[batch, len, heads·d]`) from the
+/// context's gradient `grad`, the saved `probs` and the dropout mask `drop` of the forward.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     q: &[f32],
     k: &[f32],
     v: &[f32],
     probs: &[f32],
+    drop: Option<&[f32]>,
     grad: &[f32],
     s: AttentionShape,
-    dq: &mut [f32],
-    dk: &mut [f32],
-    dv: &mut [f32],
+    [dq, dk, dv]: [&mut [f32]; 3],
 ) {
     let (l, w, d) = (s.len, s.width(), s.dim);
     let seq = l * w;
-    if !check(s, &[q, k, v, grad, &*dq, &*dk, &*dv], probs.len()) {
+    if !check(s, &[q, k, v, grad, &*dq, &*dk, &*dv], probs.len(), drop) {
         return;
     }
     let alpha = scale(s);
@@ -103,17 +114,28 @@ pub fn attention_backward(
                 &v[rows.clone()],
                 &grad[rows],
             );
-            let probs = &probs[i * s.heads * l * l..(i + 1) * s.heads * l * l];
+            let heads = i * s.heads * l * l..(i + 1) * s.heads * l * l;
+            let heads_drop = drop.map(|m| &m[heads.clone()]);
+            let probs = &probs[heads];
             let mut ds = vec![0.0f32; l * l];
+            let mut kept = vec![0.0f32; if drop.is_some() { l * l } else { 0 }];
             for (h, p) in probs.chunks_exact(l * l).enumerate() {
                 let o = h * d;
-                // dV_h = Pᵀ · dO_h
+                let mask = heads_drop.map(|m| &m[h * l * l..(h + 1) * l * l]);
+                let weights: &[f32] = match mask {
+                    Some(m) => {
+                        multiply(p, m, &mut kept);
+                        &kept
+                    }
+                    None => p,
+                };
+                // dV_h = (P ⊙ D)ᵀ · dO_h
                 sgemm(
                     l,
                     l,
                     d,
                     1.0,
-                    (p, 1, l as isize),
+                    (weights, 1, l as isize),
                     (&g[o..], w as isize, 1),
                     (&mut dv[o..], w as isize, 1),
                 );
@@ -127,6 +149,9 @@ pub fn attention_backward(
                     (&v[o..], 1, w as isize),
                     (&mut ds, l as isize, 1),
                 );
+                if let Some(m) = mask {
+                    ds.iter_mut().zip(m).for_each(|(g, m)| *g *= m);
+                }
                 for (dp, p) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
                     simd::softmax_backward(p, dp);
                 }
@@ -173,19 +198,27 @@ pub fn gelu_backward(x: &[f32], grad: &[f32], dx: &mut [f32]) {
         .for_each(|(dx, (x, g))| simd::gelu_backward_slice(x, g, dx));
 }
 
-/// Checks the sizes of the `[batch, len, heads·d]` buffers and of the probabilities; returns
-/// whether there is anything to compute.
-fn check(s: AttentionShape, buffers: &[&[f32]], probs: usize) -> bool {
+/// Checks the sizes of the `[batch, len, heads·d]` buffers, of the probabilities and of the
+/// dropout mask; returns whether there is anything to compute.
+fn check(s: AttentionShape, buffers: &[&[f32]], probs: usize, drop: Option<&[f32]>) -> bool {
     let len = s.batch * s.len * s.width();
     for b in buffers {
         assert_eq!(b.len(), len, "attention: buffer length");
     }
-    assert_eq!(
-        probs,
-        s.batch * s.heads * s.len * s.len,
-        "attention: probs length"
+    let p = s.batch * s.heads * s.len * s.len;
+    assert_eq!(probs, p, "attention: probs length");
+    assert!(
+        drop.is_none_or(|m| m.len() == p),
+        "attention: dropout mask length"
     );
     len > 0
+}
+
+/// `out = a ⊙ b`.
+fn multiply(a: &[f32], b: &[f32], out: &mut [f32]) {
+    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
+        *o = a * b;
+    }
 }
 
 /// `y = x·w + b` for `x` `[rows, inputs]`, `w` `[inputs, outputs]`.

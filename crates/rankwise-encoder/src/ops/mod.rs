@@ -68,7 +68,9 @@ impl AttentionShape {
 /// Shapes: `q`, `k`, `v` and the context are `[batch, len, heads·d]` (head `h` in columns
 /// `h·d..(h+1)·d`); `key_bias` is `[batch, len]`, added to every score of that key (0 for real
 /// tokens, a large negative value for padding) and not differentiated; `probs` is
-/// `[batch, heads, len, len]`.
+/// `[batch, heads, len, len]`, and so is `drop`, the optional dropout mask of the probabilities
+/// (0 or `1/(1 − p)`, not differentiated): the context is `(P ⊙ drop)·V`, and `probs` stays the
+/// undropped `P`.
 pub trait EncoderBackend: Backend {
     /// Attention context and the softmax probabilities (kept for the backward).
     fn fused_attention_forward(
@@ -76,9 +78,10 @@ pub trait EncoderBackend: Backend {
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         key_bias: FloatTensor<Self>,
+        drop: Option<FloatTensor<Self>>,
         heads: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        composed::attention_forward::<Self>(q, k, v, key_bias, heads)
+        composed::attention_forward::<Self>(q, k, v, key_bias, drop, heads)
     }
 
     /// Gradients of `q`, `k`, `v` from the context's gradient and the saved probabilities.
@@ -87,10 +90,11 @@ pub trait EncoderBackend: Backend {
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         probs: FloatTensor<Self>,
+        drop: Option<FloatTensor<Self>>,
         grad: FloatTensor<Self>,
         heads: usize,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        composed::attention_backward::<Self>(q, k, v, probs, grad, heads)
+        composed::attention_backward::<Self>(q, k, v, probs, drop, grad, heads)
     }
 
     /// The attention context (differentiable with respect to `q`, `k`, `v` on autodiff
@@ -100,9 +104,10 @@ pub trait EncoderBackend: Backend {
         k: FloatTensor<Self>,
         v: FloatTensor<Self>,
         key_bias: FloatTensor<Self>,
+        drop: Option<FloatTensor<Self>>,
         heads: usize,
     ) -> FloatTensor<Self> {
-        Self::fused_attention_forward(q, k, v, key_bias, heads).0
+        Self::fused_attention_forward(q, k, v, key_bias, drop, heads).0
     }
 
     /// A dense layer on token rows: `x·w + b` for `x` `[rows, in]`, `w` `[in, out]`, `b` `[out]`.
@@ -146,11 +151,25 @@ pub fn attention<B: EncoderBackend>(
     key_bias: Tensor<B, 2>,
     heads: usize,
 ) -> Tensor<B, 3> {
+    attention_with_dropout(q, k, v, key_bias, None, heads)
+}
+
+/// [`attention`] with the attention probabilities multiplied by `drop`
+/// (`[batch, heads, len, len]`, a dropout mask) before they weight the values.
+pub fn attention_with_dropout<B: EncoderBackend>(
+    q: Tensor<B, 3>,
+    k: Tensor<B, 3>,
+    v: Tensor<B, 3>,
+    key_bias: Tensor<B, 2>,
+    drop: Option<Tensor<B, 4>>,
+    heads: usize,
+) -> Tensor<B, 3> {
     float(B::fused_attention(
         q.into_primitive().tensor(),
         k.into_primitive().tensor(),
         v.into_primitive().tensor(),
         key_bias.into_primitive().tensor(),
+        drop.map(|d| d.into_primitive().tensor()),
         heads,
     ))
 }

@@ -42,17 +42,20 @@ where
         k: NdArrayTensor,
         v: NdArrayTensor,
         key_bias: NdArrayTensor,
+        drop: Option<NdArrayTensor>,
         heads: usize,
     ) -> (NdArrayTensor, NdArrayTensor) {
         let s = AttentionShape::of::<Self>(&q, heads);
-        let (Some(qs), Some(ks), Some(vs), Some(bs)) =
-            (values(&q), values(&k), values(&v), values(&key_bias))
+        let ds = drop.as_ref().map(values);
+        let (Some(qs), Some(ks), Some(vs), Some(bs), None | Some(Some(_))) =
+            (values(&q), values(&k), values(&v), values(&key_bias), &ds)
         else {
-            return composed::attention_forward::<Self>(q, k, v, key_bias, heads);
+            return composed::attention_forward::<Self>(q, k, v, key_bias, drop, heads);
         };
+        let ds = ds.flatten();
         let mut ctx = vec![0.0; s.batch * s.len * s.width()];
         let mut probs = vec![0.0; s.batch * s.heads * s.len * s.len];
-        cpu::attention_forward(&qs, &ks, &vs, &bs, s, &mut ctx, &mut probs);
+        cpu::attention_forward(&qs, &ks, &vs, &bs, ds.as_deref(), s, &mut ctx, &mut probs);
         (
             tensor(ctx, &[s.batch, s.len, s.width()]),
             tensor(probs, &[s.batch, s.heads, s.len, s.len]),
@@ -64,22 +67,35 @@ where
         k: NdArrayTensor,
         v: NdArrayTensor,
         probs: NdArrayTensor,
+        drop: Option<NdArrayTensor>,
         grad: NdArrayTensor,
         heads: usize,
     ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor) {
         let s = AttentionShape::of::<Self>(&q, heads);
-        let (Some(qs), Some(ks), Some(vs), Some(ps), Some(gs)) = (
+        let ds = drop.as_ref().map(values);
+        let (Some(qs), Some(ks), Some(vs), Some(ps), Some(gs), None | Some(Some(_))) = (
             values(&q),
             values(&k),
             values(&v),
             values(&probs),
             values(&grad),
+            &ds,
         ) else {
-            return composed::attention_backward::<Self>(q, k, v, probs, grad, heads);
+            return composed::attention_backward::<Self>(q, k, v, probs, drop, grad, heads);
         };
+        let ds = ds.flatten();
         let n = s.batch * s.len * s.width();
         let (mut dq, mut dk, mut dv) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        cpu::attention_backward(&qs, &ks, &vs, &ps, &gs, s, &mut dq, &mut dk, &mut dv);
+        cpu::attention_backward(
+            &qs,
+            &ks,
+            &vs,
+            &ps,
+            ds.as_deref(),
+            &gs,
+            s,
+            [&mut dq, &mut dk, &mut dv],
+        );
         let shape = [s.batch, s.len, s.width()];
         (tensor(dq, &shape), tensor(dk, &shape), tensor(dv, &shape))
     }
