@@ -47,7 +47,9 @@ fn negative_window(
     let mut order = negatives.to_vec();
     order.shuffle(&mut item_rng(seed, u64::MAX, rotation(index, seed, 0)));
     let start = ((epoch as u128 * need as u128) % order.len() as u128) as usize;
-    (0..need).map(|k| order[(start + k) % order.len()]).collect()
+    (0..need)
+        .map(|k| order[(start + k) % order.len()])
+        .collect()
 }
 
 /// Configuration of a [`BinaryDataset`].
@@ -220,7 +222,8 @@ impl GroupedDataset for BinaryDataset {
                 .collect();
         }
         let need = self.config.group_size - 1;
-        let chosen_neg = negative_window(&negatives, need, self.config.seed, index, epoch, &mut rng);
+        let chosen_neg =
+            negative_window(&negatives, need, self.config.seed, index, epoch, &mut rng);
         // The reference's rule: the positive rotates with the query index, the seed and the epoch.
         let positive = positives[rotation(index, self.config.seed, epoch) % positives.len()];
         let entries: Vec<(&Source, Pick, i64)> =

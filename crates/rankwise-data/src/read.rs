@@ -533,7 +533,8 @@ fn push_json_qrels(
     };
     if obj.get("qid").is_some() {
         let query_id = id_field(path, line, &obj, "qid")?;
-        let grouped = [obj.get("docid"), obj.get("score")].map(|v| matches!(v, Some(Value::Array(_))));
+        let grouped =
+            [obj.get("docid"), obj.get("score")].map(|v| matches!(v, Some(Value::Array(_))));
         if grouped == [false, false] {
             let score = obj
                 .get("score")
@@ -547,7 +548,8 @@ fn push_json_qrels(
             });
             return Ok(());
         }
-        let (Some(Value::Array(docs)), Some(Value::Array(scores))) = (obj.get("docid"), obj.get("score"))
+        let (Some(Value::Array(docs)), Some(Value::Array(scores))) =
+            (obj.get("docid"), obj.get("score"))
         else {
             return Err(DataError::parse(
                 path,
@@ -574,7 +576,10 @@ fn push_json_qrels(
                         path,
                         line,
                         &field,
-                        format!("expected a non-empty string or integer id, got {}", kind(other)),
+                        format!(
+                            "expected a non-empty string or integer id, got {}",
+                            kind(other)
+                        ),
                     ));
                 }
             };

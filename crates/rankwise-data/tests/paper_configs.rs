@@ -35,7 +35,11 @@ fn stand_in(root: &Path) {
     common::write(root, "msmarco/corpus.jsonl", &corpus);
     common::write(root, "msmarco/queries.jsonl", &queries);
     common::write(root, "msmarco/qrels/train.tsv", &train);
-    common::write(root, "sycl/real_data/bm25_top_docs/train_qrels.jsonl", &bm25);
+    common::write(
+        root,
+        "sycl/real_data/bm25_top_docs/train_qrels.jsonl",
+        &bm25,
+    );
     let mut corpus = String::new();
     let mut qrels = String::new();
     for q in 0..5 {

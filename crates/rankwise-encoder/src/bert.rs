@@ -115,7 +115,13 @@ impl<B: EncoderBackend> Bert<B> {
         token_type_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
     ) -> Tensor<B, 3> {
-        self.forward_with(input_ids, token_type_ids, attention_mask, Precision::F32, None)
+        self.forward_with(
+            input_ids,
+            token_type_ids,
+            attention_mask,
+            Precision::F32,
+            None,
+        )
     }
 
     /// [`Bert::forward`] with the projections' products in `precision`, and training-time
@@ -148,7 +154,10 @@ impl<B: EncoderBackend> Bert<B> {
             width: hidden,
             device: &device,
         };
-        let x = drop.hidden(e.norm.forward(x).reshape([batch * len, hidden]), Site::Embeddings);
+        let x = drop.hidden(
+            e.norm.forward(x).reshape([batch * len, hidden]),
+            Site::Embeddings,
+        );
         // [batch, len]: 0 for real keys, MASKED for padding.
         let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
         let bias = Tensor::<B, 2>::zeros([batch, len], &device).mask_fill(padding, MASKED);

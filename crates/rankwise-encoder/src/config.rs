@@ -103,9 +103,16 @@ impl BertConfig {
         };
         let probability = |key: &str| -> Result<f64, EncoderError> {
             match raw.get(key) {
-                Some(v) => v.as_f64().filter(|x| (0.0..1.0).contains(x)).ok_or_else(|| {
-                    EncoderError::config(path, key, format!("expected a number in [0, 1), got {v}"))
-                }),
+                Some(v) => v
+                    .as_f64()
+                    .filter(|x| (0.0..1.0).contains(x))
+                    .ok_or_else(|| {
+                        EncoderError::config(
+                            path,
+                            key,
+                            format!("expected a number in [0, 1), got {v}"),
+                        )
+                    }),
                 None => Ok(0.1),
             }
         };

@@ -144,19 +144,24 @@ mod tests {
         let m = mask_values(&keys, Site::AttentionOutput(1), 10_000, 0.1);
         let dropped = m.iter().filter(|v| **v == 0.0).count() as f64 / m.len() as f64;
         assert!((dropped - 0.1).abs() < 0.005, "dropped {dropped}");
-        assert!(
-            m.iter()
-                .all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6)
-        );
+        assert!(m.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
     }
 
     #[test]
     fn masks_depend_on_key_and_site_only() {
         let a = mask_values(&[5, 9], Site::Embeddings, 64, 0.5);
         let b = mask_values(&[9], Site::Embeddings, 64, 0.5);
-        assert_eq!(a[64..], b[..], "a sequence's mask does not depend on its batch");
+        assert_eq!(
+            a[64..],
+            b[..],
+            "a sequence's mask does not depend on its batch"
+        );
         let c = mask_values(&[9], Site::FeedForwardOutput(0), 64, 0.5);
         assert_ne!(b, c, "sites differ");
-        assert!(mask_values(&[9], Site::Embeddings, 64, 0.0).iter().all(|v| *v == 1.0));
+        assert!(
+            mask_values(&[9], Site::Embeddings, 64, 0.0)
+                .iter()
+                .all(|v| *v == 1.0)
+        );
     }
 }

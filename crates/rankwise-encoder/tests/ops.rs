@@ -149,14 +149,24 @@ fn attention_dropout_matches_autodiff_of_the_masked_formula() {
             ops::attention_with_dropout(q, k, v, b, Some(m), c.s.heads)
         });
         for i in 0..4 {
-            assert_close(&got[i], &want[i], 2e-5, &format!("case {n} dropout {}", names[i]));
+            assert_close(
+                &got[i],
+                &want[i],
+                2e-5,
+                &format!("case {n} dropout {}", names[i]),
+            );
         }
         let got = run::<F64>(c, &x, |q, k, v, b| {
             let m = tensor::<F64, 4>(&mask, shape);
             ops::attention_with_dropout(q, k, v, b, Some(m), c.s.heads)
         });
         for i in 0..4 {
-            assert_close(&got[i], &want[i], 1e-12, &format!("case {n} f64 dropout {}", names[i]));
+            assert_close(
+                &got[i],
+                &want[i],
+                1e-12,
+                &format!("case {n} f64 dropout {}", names[i]),
+            );
         }
     }
 }

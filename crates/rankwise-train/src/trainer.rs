@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
-use rankwise_data::TrainBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rankwise_data::TrainBatch;
 use rankwise_data::{AnyDataset, DatasetConfig, GroupedDataset, TrainBatcher};
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions};
 use rankwise_eval::{EvalSettings, evaluate_dataset};

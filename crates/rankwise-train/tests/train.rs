@@ -282,7 +282,10 @@ fn gradcache_over_two_devices_equals_one_pass() {
         let n1 = grad_norm::<B, _>(&model, &one.grads);
         let n2 = grad_norm::<B, _>(&model, &two.grads);
         assert!(n1 > 0.0);
-        assert!((n1 - n2).abs() <= 1e-4 * n1, "{what}: grad norms {n1} vs {n2}");
+        assert!(
+            (n1 - n2).abs() <= 1e-4 * n1,
+            "{what}: grad norms {n1} vs {n2}"
+        );
         // Element-wise on the word embeddings and the last layer's output weights.
         let w = &model.query.embeddings.word.weight;
         let g1 = one.grads.get::<NdArray, 2>(w.id).unwrap();
@@ -298,7 +301,8 @@ fn gradcache_over_two_devices_equals_one_pass() {
     // The masks take effect: dropout changes the loss and the gradient.
     for k in 0..2 {
         assert!(
-            (norms[k].0 - norms[k + 2].0).abs() > 1e-6 && (norms[k].1 - norms[k + 2].1).abs() > 1e-6,
+            (norms[k].0 - norms[k + 2].0).abs() > 1e-6
+                && (norms[k].1 - norms[k + 2].1).abs() > 1e-6,
             "dropout changed nothing: {norms:?}"
         );
     }

@@ -13,9 +13,7 @@ use burn::module::AutodiffModule;
 use burn::optim::AdamWConfig;
 use rankwise_data::{TrainBatcher, TrainItem};
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Pooling};
-use rankwise_train::{
-    LossKind, LossSettings, LrSchedule, Objective, StepSettings, WarmupShape,
-};
+use rankwise_train::{LossKind, LossSettings, LrSchedule, Objective, StepSettings, WarmupShape};
 use serde_json::Value;
 
 type B = Autodiff<NdArray>;
@@ -76,14 +74,25 @@ fn batches(run: &Value, batcher: &TrainBatcher) -> Vec<rankwise_data::TrainBatch
         .enumerate()
         .map(|(m, mb)| {
             let strings = |k: &str| -> Vec<String> {
-                mb[k].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+                mb[k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
             };
             let (queries, passages) = (strings("queries"), strings("passages"));
             let labels: Vec<Vec<i64>> = mb["labels"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|r| r.as_array().unwrap().iter().map(|l| l.as_i64().unwrap()).collect())
+                .map(|r| {
+                    r.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|l| l.as_i64().unwrap())
+                        .collect()
+                })
                 .collect();
             let g = labels[0].len();
             let items: Vec<TrainItem> = queries
@@ -119,7 +128,11 @@ fn batches(run: &Value, batcher: &TrainBatcher) -> Vec<rankwise_data::TrainBatch
 
 fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
     let loss = run["loss"].as_str().unwrap();
-    let kind = if loss == "ws2" { LossKind::Ws2 } else { LossKind::Infonce };
+    let kind = if loss == "ws2" {
+        LossKind::Ws2
+    } else {
+        LossKind::Infonce
+    };
     let what = format!("{loss}, {devices} device(s), chunk {chunk}");
     let mut options = EncoderOptions::detect(&tiny_model()).unwrap();
     options.pooling = Pooling::Mean;
@@ -167,9 +180,20 @@ fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
     println!("{what}\nstep | Trove loss | rankwise loss | rel. diff | grad-norm rel. diff");
     for (s, want) in run["steps"].as_array().unwrap().iter().enumerate() {
         let lr = schedule.lr(s as u64);
-        close(lr, want["lr"].as_f64().unwrap(), 1e-12, &format!("{what}: lr of step {}", s + 1));
+        close(
+            lr,
+            want["lr"].as_f64().unwrap(),
+            1e-12,
+            &format!("{what}: lr of step {}", s + 1),
+        );
         let (next, stats) = settings
-            .step(model, &mut optim, s as u64, &micro[s * accumulation..(s + 1) * accumulation], lr)
+            .step(
+                model,
+                &mut optim,
+                s as u64,
+                &micro[s * accumulation..(s + 1) * accumulation],
+                lr,
+            )
             .unwrap();
         model = next;
         let want_loss = want["loss"].as_f64().unwrap();
@@ -181,8 +205,18 @@ fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
             (stats.loss - want_loss).abs() / want_loss.abs(),
             (stats.grad_norm - want_norm).abs() / want_norm.abs()
         );
-        close(stats.loss, want_loss, 1e-5, &format!("{what}: loss of step {}", s + 1));
-        close(stats.grad_norm, want_norm, 1e-5, &format!("{what}: gradient norm of step {}", s + 1));
+        close(
+            stats.loss,
+            want_loss,
+            1e-5,
+            &format!("{what}: loss of step {}", s + 1),
+        );
+        close(
+            stats.grad_norm,
+            want_norm,
+            1e-5,
+            &format!("{what}: gradient norm of step {}", s + 1),
+        );
         let dir = out.path().join(format!("step{s}"));
         encoder.with_model(model.valid()).save(&dir).unwrap();
         let now = tensors(&dir.join("model.safetensors"));

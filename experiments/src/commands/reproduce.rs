@@ -36,9 +36,11 @@ impl Run {
 
 /// Arguments of `reproduce`.
 #[derive(clap::Args)]
-#[command(after_help = "Examples (the paper's global batch of 64 queries, embedded 16 at a time):\n  \
+#[command(
+    after_help = "Examples (the paper's global batch of 64 queries, embedded 16 at a time):\n  \
     cargo run -p experiments --release --features cuda -- reproduce synth-multilevel\n  \
-    cargo run -p experiments --release --features cuda -- reproduce synth-multilevel --devices 4")]
+    cargo run -p experiments --release --features cuda -- reproduce synth-multilevel --devices 4"
+)]
 pub struct Args {
     /// Which run.
     #[arg(value_enum)]
