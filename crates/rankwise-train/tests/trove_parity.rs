@@ -221,6 +221,12 @@ fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
         encoder.with_model(model.valid()).save(&dir).unwrap();
         let now = tensors(&dir.join("model.safetensors"));
         for (name, sums) in want["params"].as_object().unwrap() {
+            // A key bias adds the same amount to every score of a query row, which the softmax
+            // ignores: its gradient is 0 up to rounding, and Adam turns rounding noise into
+            // steps of either sign in both libraries. Nothing to compare.
+            if name.ends_with("attention.self.key.bias") {
+                continue;
+            }
             let (p0, p1) = (&start[name], &now[name]);
             let delta: Vec<f64> = p1.iter().zip(p0).map(|(a, b)| a - b).collect();
             let got = checksums(&delta);
