@@ -218,6 +218,17 @@ impl ChatClient {
     /// Sends one user message; retries transient failures with backoff. `seed` is forwarded
     /// to servers that support it.
     pub fn complete(&self, prompt: &str, seed: Option<u64>) -> Result<Completion, SynthError> {
+        self.complete_with(prompt, seed, self.config.json_mode)
+    }
+
+    /// [`ChatClient::complete`], asking for JSON (`json = true`, when the config allows it)
+    /// or plain text.
+    pub fn complete_with(
+        &self,
+        prompt: &str,
+        seed: Option<u64>,
+        json: bool,
+    ) -> Result<Completion, SynthError> {
         let c = &self.config;
         let mut body = json!({
             "model": c.model,
@@ -226,7 +237,7 @@ impl ChatClient {
             "top_p": c.top_p,
             "max_tokens": c.max_tokens,
         });
-        if c.json_mode {
+        if json && c.json_mode {
             body["response_format"] = json!({"type": "json_object", "schema": passages_schema()});
         }
         if let Some(s) = seed {

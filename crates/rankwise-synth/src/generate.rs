@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::client::{ChatClient, ClientConfig};
 use crate::error::SynthError;
 use crate::output::{Generated, OutputStore, Recovery};
-use crate::parse::parse_passages;
+use crate::parse::{parse_passage, parse_passages};
 use crate::prompt::{PromptConfig, Prompter};
 
 /// Settings of a generation run.
@@ -24,6 +24,10 @@ use crate::prompt::{PromptConfig, Prompter};
 pub struct GenerateConfig {
     /// Server and sampling.
     pub client: ClientConfig,
+    /// More servers of the same model: requests are spread over `client.base_url` and these
+    /// (worker `w` uses server `w mod n`), e.g. one llama.cpp server per core or a pool of vLLM
+    /// servers.
+    pub extra_base_urls: Vec<String>,
     /// Prompt template and attributes.
     pub prompt: PromptConfig,
     /// Requests in flight.
@@ -46,6 +50,7 @@ impl Default for GenerateConfig {
     fn default() -> Self {
         Self {
             client: ClientConfig::default(),
+            extra_base_urls: Vec::new(),
             prompt: PromptConfig::default(),
             concurrency: 4,
             parse_attempts: 3,
@@ -99,6 +104,61 @@ enum Outcome {
     ),
 }
 
+/// Tokens, rejected replies and the last raw reply of one query's requests.
+#[derive(Default)]
+struct Tally {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    rejected: Vec<&'static str>,
+    last_raw: String,
+    http_attempts: u32,
+    finish_reason: String,
+}
+
+/// Why a query was given up: kind, detail, requests made.
+struct GiveUp(&'static str, String, u32);
+
+/// Asks for a reply and parses it, up to `attempts` replies; transport errors end at once.
+fn ask<T>(
+    client: &ChatClient,
+    prompt: &str,
+    json: bool,
+    seed: u64,
+    attempts: u32,
+    tally: &mut Tally,
+    parse: impl Fn(&str) -> Result<T, crate::parse::Rejection>,
+) -> Result<(T, u32), GiveUp> {
+    let mut last = GiveUp("no_passages", String::new(), 0);
+    for attempt in 1..=attempts.max(1) {
+        let reply = client
+            .complete_with(prompt, Some(seed.wrapping_add(attempt as u64)), json)
+            .map_err(|e| GiveUp(e.kind(), e.to_string(), attempt))?;
+        tally.prompt_tokens += reply.prompt_tokens;
+        tally.completion_tokens += reply.completion_tokens;
+        tally.http_attempts += reply.attempts;
+        tally.last_raw = reply.text.clone();
+        tally.finish_reason = reply.finish_reason.clone();
+        let parsed = if reply.finish_reason == "length" {
+            Err(crate::parse::Rejection {
+                kind: "truncated",
+                detail: "the reply hit max_tokens".into(),
+            })
+        } else {
+            parse(&reply.text)
+        };
+        match parsed {
+            Ok(v) => return Ok((v, attempt)),
+            Err(r) => {
+                tally.rejected.push(r.kind);
+                last = GiveUp(r.kind, r.detail, attempt);
+            }
+        }
+    }
+    // The last rejection is the failure itself, not a rejected reply that a retry replaced.
+    tally.rejected.pop();
+    Err(last)
+}
+
 fn work(
     client: &ChatClient,
     prompter: &Prompter,
@@ -108,80 +168,103 @@ fn work(
     query: &str,
 ) -> Outcome {
     let attrs = prompter.attributes(index);
-    let prompt = prompter.render(query, &attrs);
     let start = Instant::now();
-    let (mut pt, mut ct) = (0, 0);
-    let mut rejected = Vec::new();
-    let mut last_raw = String::new();
-    let mut last_kind = "no_passages";
-    let mut last_detail = String::new();
+    let mut tally = Tally::default();
     let seed0 = prompter
         .config()
         .seed
         .wrapping_mul(1_000_003)
         .wrapping_add(index as u64);
-    for attempt in 1..=config.parse_attempts.max(1) {
-        let reply = match client.complete(&prompt, Some(seed0.wrapping_add(attempt as u64))) {
-            Ok(r) => r,
-            Err(e) => {
-                let record = json!({
-                    "query_id": id, "query": query, "kind": e.kind(), "detail": e.to_string(),
-                    "raw": last_raw, "attempts": attempt, "attributes": attrs,
-                });
-                return Outcome::Failed(id.to_string(), record, e.kind(), pt, ct, rejected);
-            }
-        };
-        pt += reply.prompt_tokens;
-        ct += reply.completion_tokens;
-        last_raw = reply.text.clone();
-        let parsed = if reply.finish_reason == "length" {
-            Err(crate::parse::Rejection {
-                kind: "truncated",
-                detail: "the reply hit max_tokens".into(),
-            })
-        } else {
-            parse_passages(&reply.text, config.min_words, config.max_words)
-        };
-        match parsed {
-            Ok(passages) => {
-                let words: Vec<usize> = passages
-                    .iter()
-                    .map(|p| p.split_whitespace().count())
-                    .collect();
-                let record = json!({
-                    "query_id": id,
-                    "query": query,
-                    "model": client.config().model,
-                    "attributes": attrs,
-                    "attempts": attempt,
-                    "http_attempts": reply.attempts,
-                    "finish_reason": reply.finish_reason,
-                    "prompt_tokens": pt,
-                    "completion_tokens": ct,
-                    "seconds": start.elapsed().as_secs_f64(),
-                    "words_per_level": {"3": words[0], "2": words[1], "1": words[2], "0": words[3]},
-                });
-                let g = Generated {
-                    query_id: id.to_string(),
-                    query: query.to_string(),
-                    passages,
-                    record,
-                };
-                return Outcome::Done(Box::new(g), pt, ct, rejected);
-            }
-            Err(r) => {
-                rejected.push(r.kind);
-                last_kind = r.kind;
-                last_detail = r.detail;
+    let (lo, hi, tries) = (config.min_words, config.max_words, config.parse_attempts);
+    let result: Result<([String; 4], u32), GiveUp> = if prompter.per_level() {
+        // One request per level; the query fails with the first level that fails.
+        let mut out: Vec<String> = Vec::with_capacity(4);
+        let mut attempts = 0;
+        let mut failure = None;
+        for level in [3usize, 2, 1, 0] {
+            let prompt = prompter
+                .render_level(level, query, &attrs)
+                .expect("per-level mode has level templates");
+            let seed = seed0.wrapping_mul(31).wrapping_add(level as u64 * 7_919);
+            match ask(client, &prompt, false, seed, tries, &mut tally, |t| {
+                parse_passage(t, level, lo, hi)
+            }) {
+                Ok((p, a)) => {
+                    attempts += a;
+                    out.push(p);
+                }
+                Err(GiveUp(kind, detail, a)) => {
+                    failure = Some(GiveUp(
+                        kind,
+                        format!("level {level}: {detail}"),
+                        attempts + a,
+                    ));
+                    break;
+                }
             }
         }
+        match failure {
+            Some(f) => Err(f),
+            None => Ok((
+                [
+                    out[0].clone(),
+                    out[1].clone(),
+                    out[2].clone(),
+                    out[3].clone(),
+                ],
+                attempts,
+            )),
+        }
+    } else {
+        let prompt = prompter.render(query, &attrs);
+        ask(client, &prompt, true, seed0, tries, &mut tally, |t| {
+            parse_passages(t, lo, hi)
+        })
+    };
+    let Tally {
+        prompt_tokens: pt,
+        completion_tokens: ct,
+        rejected,
+        last_raw,
+        http_attempts,
+        finish_reason,
+    } = tally;
+    match result {
+        Ok((passages, attempts)) => {
+            let words: Vec<usize> = passages
+                .iter()
+                .map(|p| p.split_whitespace().count())
+                .collect();
+            let record = json!({
+                "query_id": id,
+                "query": query,
+                "model": client.config().model,
+                "per_level": prompter.per_level(),
+                "attributes": attrs,
+                "attempts": attempts,
+                "http_attempts": http_attempts,
+                "finish_reason": finish_reason,
+                "prompt_tokens": pt,
+                "completion_tokens": ct,
+                "seconds": start.elapsed().as_secs_f64(),
+                "words_per_level": {"3": words[0], "2": words[1], "1": words[2], "0": words[3]},
+            });
+            let g = Generated {
+                query_id: id.to_string(),
+                query: query.to_string(),
+                passages,
+                record,
+            };
+            Outcome::Done(Box::new(g), pt, ct, rejected)
+        }
+        Err(GiveUp(kind, detail, attempts)) => {
+            let record = json!({
+                "query_id": id, "query": query, "kind": kind, "detail": detail,
+                "raw": last_raw, "attempts": attempts, "attributes": attrs,
+            });
+            Outcome::Failed(id.to_string(), record, kind, pt, ct, rejected)
+        }
     }
-    rejected.pop();
-    let record = json!({
-        "query_id": id, "query": query, "kind": last_kind, "detail": last_detail,
-        "raw": last_raw, "attempts": config.parse_attempts, "attributes": attrs,
-    });
-    Outcome::Failed(id.to_string(), record, last_kind, pt, ct, rejected)
 }
 
 /// Generates passages for every unfinished query of `queries` into `out`.
@@ -191,7 +274,15 @@ pub fn generate(
     config: &GenerateConfig,
 ) -> Result<Summary, SynthError> {
     let start = Instant::now();
-    let client = ChatClient::new(config.client.clone())?;
+    let clients = std::iter::once(config.client.base_url.clone())
+        .chain(config.extra_base_urls.iter().cloned())
+        .map(|base_url| {
+            ChatClient::new(ClientConfig {
+                base_url,
+                ..config.client.clone()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let prompter = Prompter::new(config.prompt.clone())?;
     let (mut store, recovery) = OutputStore::open(out, config.retry_failed)?;
     let n = config.limit.map_or(queries.len(), |l| l.min(queries.len()));
@@ -219,9 +310,10 @@ pub fn generate(
     let (tx, rx) = mpsc::channel::<Outcome>();
     let mut write_error = None;
     std::thread::scope(|scope| {
-        for _ in 0..config.concurrency.max(1).min(todo.len().max(1)) {
+        for w in 0..config.concurrency.max(1).min(todo.len().max(1)) {
             let tx = tx.clone();
-            let (next, todo, client, prompter) = (&next, &todo, &client, &prompter);
+            let client = &clients[w % clients.len()];
+            let (next, todo, prompter) = (&next, &todo, &prompter);
             scope.spawn(move || {
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);

@@ -18,5 +18,5 @@ pub use client::{ChatClient, ClientConfig, Completion};
 pub use error::SynthError;
 pub use generate::{GenerateConfig, Summary, generate};
 pub use output::{OutputStore, Recovery};
-pub use parse::{Rejection, parse_passages};
+pub use parse::{Rejection, parse_passage, parse_passages};
 pub use prompt::{Attributes, PromptConfig, Prompter};

@@ -178,3 +178,56 @@ pub fn parse_passages(
         found[3].clone(),
     ])
 }
+
+/// Extracts one plain-text passage of `level` (per-level prompts): the first paragraph of the
+/// reply without quotes or a leading `Passage:` label, whitespace collapsed, within
+/// `[min_words, max_words]`.
+pub fn parse_passage(
+    text: &str,
+    level: usize,
+    min_words: usize,
+    max_words: usize,
+) -> Result<String, Rejection> {
+    let body = text
+        .trim()
+        .split("\n\n")
+        .map(str::trim)
+        .find(|p| !p.is_empty())
+        .unwrap_or("");
+    let mut body = body.trim_matches(|c: char| c == '"' || c == '*' || c.is_whitespace());
+    for label in [
+        "passage:",
+        "answer:",
+        &format!("level {level}:"),
+        &format!("level_{level}:"),
+    ] {
+        if body
+            .get(..label.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(label))
+        {
+            body = body[label.len()..].trim_start();
+        }
+    }
+    let passage = body
+        .trim_matches(|c: char| c == '"' || c.is_whitespace())
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words = passage.split_whitespace().count();
+    if words == 0 {
+        return Err(reject("empty_passage", format!("level {level} is empty")));
+    }
+    if words < min_words {
+        return Err(reject(
+            "too_short",
+            format!("level {level} has {words} words (< {min_words})"),
+        ));
+    }
+    if words > max_words {
+        return Err(reject(
+            "too_long",
+            format!("level {level} has {words} words (> {max_words})"),
+        ));
+    }
+    Ok(passage)
+}

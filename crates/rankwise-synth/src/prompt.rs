@@ -14,12 +14,26 @@ use crate::error::SynthError;
 /// The built-in template.
 pub const DEFAULT_TEMPLATE: &str = include_str!("../prompts/sycl_default.txt");
 
+/// The built-in one-level templates for small models (levels 3, 2, 1, 0): one request per
+/// level, a worked example in each, the passage asked for as plain text.
+pub const LEVEL_TEMPLATES: [&str; 4] = [
+    include_str!("../prompts/per_level_3.txt"),
+    include_str!("../prompts/per_level_2.txt"),
+    include_str!("../prompts/per_level_1.txt"),
+    include_str!("../prompts/per_level_0.txt"),
+];
+
 /// Prompt settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PromptConfig {
     /// Template file (`None`: the built-in one).
     pub template: Option<PathBuf>,
+    /// Ask for one level per request (plain text) instead of the four in one JSON reply:
+    /// small models follow one instruction at a time far better.
+    pub per_level: bool,
+    /// Folder with `per_level_3.txt` … `per_level_0.txt` (`None`: the built-in ones).
+    pub level_templates: Option<PathBuf>,
     /// Passage lengths in words to draw from.
     pub lengths: Vec<u32>,
     /// Writing styles / registers.
@@ -38,6 +52,8 @@ impl Default for PromptConfig {
     fn default() -> Self {
         Self {
             template: None,
+            per_level: false,
+            level_templates: None,
             lengths: vec![40, 60, 80, 100],
             styles: [
                 "an encyclopedia entry",
@@ -77,6 +93,8 @@ pub struct Attributes {
 pub struct Prompter {
     config: PromptConfig,
     template: String,
+    /// Templates of levels 3, 2, 1, 0 (per-level mode).
+    levels: Option<[String; 4]>,
 }
 
 impl Prompter {
@@ -92,6 +110,27 @@ impl Prompter {
                 detail: "the template has no `{query}` placeholder".into(),
             });
         }
+        let levels = if config.per_level {
+            let mut out: [String; 4] = LEVEL_TEMPLATES.map(String::from);
+            if let Some(dir) = &config.level_templates {
+                for (i, t) in out.iter_mut().enumerate() {
+                    let p = dir.join(format!("per_level_{}.txt", 3 - i));
+                    *t = std::fs::read_to_string(&p).map_err(|e| SynthError::io(&p, e))?;
+                }
+            }
+            if let Some(i) = out.iter().position(|t| !t.contains("{query}")) {
+                return Err(SynthError::Config {
+                    key: "level_templates".into(),
+                    detail: format!(
+                        "the level {} template has no `{{query}}` placeholder",
+                        3 - i
+                    ),
+                });
+            }
+            Some(out)
+        } else {
+            None
+        };
         for (key, empty) in [
             ("lengths", config.lengths.is_empty()),
             ("styles", config.styles.is_empty()),
@@ -110,7 +149,11 @@ impl Prompter {
                 detail: format!("must be in [0, 1], got {}", config.hard_fraction),
             });
         }
-        Ok(Self { config, template })
+        Ok(Self {
+            config,
+            template,
+            levels,
+        })
     }
 
     /// The settings.
@@ -139,9 +182,24 @@ impl Prompter {
         }
     }
 
+    /// True when each level is asked for in its own request.
+    pub fn per_level(&self) -> bool {
+        self.levels.is_some()
+    }
+
     /// The prompt for a query with its attributes.
     pub fn render(&self, query: &str, a: &Attributes) -> String {
-        self.template
+        self.fill(&self.template, query, a)
+    }
+
+    /// The one-level prompt of `level` (3…0) in per-level mode, `None` otherwise.
+    pub fn render_level(&self, level: usize, query: &str, a: &Attributes) -> Option<String> {
+        let levels = self.levels.as_ref()?;
+        Some(self.fill(&levels[3 - level.min(3)], query, a))
+    }
+
+    fn fill(&self, template: &str, query: &str, a: &Attributes) -> String {
+        template
             .replace("{query}", query)
             .replace("{length}", &a.length.to_string())
             .replace("{style}", &a.style)

@@ -348,3 +348,63 @@ fn api_key_is_sent_but_never_shown_and_rate_cap_spaces_requests() {
         .to_string();
     assert!(e.contains("RANKWISE_TEST_KEY_UNSET"), "{e}");
 }
+
+#[test]
+fn per_level_requests_spread_over_several_servers() {
+    // Each server answers every request with one plain-text passage (with the labels and
+    // quotes small models add); a bad first reply of a level is retried.
+    let a = serve(
+        vec![Reply::Content("ok".into())],
+        Some(Reply::Content(
+            "Passage: \"server a writes a passage of enough words here\"\n\nThis passage is level 3."
+                .into(),
+        )),
+    );
+    let b = serve(
+        vec![],
+        Some(Reply::Content(
+            "server b writes a passage of enough words".into(),
+        )),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&a.url);
+    c.extra_base_urls = vec![b.url.clone()];
+    c.concurrency = 2;
+    c.prompt.per_level = true;
+    let s = generate(&queries(4), dir.path(), &c).unwrap();
+    assert_eq!((s.generated, s.failed), (4, 0), "{s:?}");
+    assert_eq!(s.rejected_by_kind.get("too_short"), Some(&1), "{s:?}");
+    let (ra, rb) = (a.requests.lock().unwrap(), b.requests.lock().unwrap());
+    assert_eq!(
+        ra.len() + rb.len(),
+        4 * 4 + 1,
+        "one request per level, one retry"
+    );
+    assert!(
+        ra.len() >= 4 && rb.len() >= 4,
+        "both servers used: {} and {}",
+        ra.len(),
+        rb.len()
+    );
+    // Plain text is asked for, with the one-level prompt.
+    assert!(
+        !ra.iter()
+            .chain(rb.iter())
+            .any(|r| r.contains("response_format"))
+    );
+    assert!(
+        ra.iter()
+            .chain(rb.iter())
+            .any(|r| r.contains("completely different subject"))
+    );
+    let corpus = lines(&dir.path().join("corpus.jsonl"));
+    assert_eq!(corpus.len(), 16);
+    assert!(
+        corpus
+            .iter()
+            .all(|l| l.contains("writes a passage of enough words")
+                && !l.contains("Passage:")
+                && !l.contains("level 3.")),
+        "{corpus:?}"
+    );
+}

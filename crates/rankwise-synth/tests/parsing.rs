@@ -98,3 +98,34 @@ fn attributes_are_seeded_and_rendered() {
     .unwrap_err();
     assert!(e.to_string().contains("{query}"));
 }
+
+#[test]
+fn one_plain_passage_per_level() {
+    use rankwise_synth::parse_passage;
+    assert_eq!(
+        parse_passage(
+            "  \"Passage: The  trial showed\na 22% drop.\"\n\nNote: level 3.",
+            3,
+            3,
+            50
+        )
+        .unwrap(),
+        "The trial showed a 22% drop."
+    );
+    assert_eq!(
+        parse_passage("Level 1: about bones in teens", 1, 3, 50).unwrap(),
+        "about bones in teens"
+    );
+    assert_eq!(
+        parse_passage("  ", 0, 1, 50).unwrap_err().kind,
+        "empty_passage"
+    );
+    assert_eq!(
+        parse_passage("two words", 0, 3, 50).unwrap_err().kind,
+        "too_short"
+    );
+    assert_eq!(
+        parse_passage("a b c d e", 0, 1, 4).unwrap_err().kind,
+        "too_long"
+    );
+}

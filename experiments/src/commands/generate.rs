@@ -8,9 +8,13 @@ use rankwise_synth::{GenerateConfig, generate};
 
 /// Arguments of `generate`.
 #[derive(clap::Args)]
-#[command(after_help = "Example (a local llama.cpp server):\n  \
+#[command(after_help = "Examples:\n  \
+    # a local llama.cpp server\n  \
     experiments generate --queries data/msmarco/queries.jsonl --out datasets/synthetic \\\n    \
-    --base-url http://127.0.0.1:8012/v1 --model smollm2 --limit 100\n\n\
+    --base-url http://127.0.0.1:8012/v1 --model smollm2 --limit 100\n  \
+    # a small model on two single-thread servers, one level per request\n  \
+    experiments generate --queries claims.jsonl --out datasets/synthetic --per-level \\\n    \
+    --base-url http://127.0.0.1:8021/v1 --base-url http://127.0.0.1:8022/v1 --concurrency 2 --model qwen\n\n\
     Killed runs resume where they stopped: run the same command again.")]
 pub struct Args {
     /// Queries (`queries.jsonl` with `_id` and `text`).
@@ -19,9 +23,10 @@ pub struct Args {
     /// Output folder (BEIR layout: corpus.jsonl, queries.jsonl, qrels/train.tsv).
     #[arg(long)]
     pub out: PathBuf,
-    /// Server base URL (OpenAI-compatible, e.g. `http://127.0.0.1:8012/v1`).
-    #[arg(long)]
-    pub base_url: String,
+    /// Server base URL (OpenAI-compatible, e.g. `http://127.0.0.1:8012/v1`); give it more than
+    /// once to spread the requests over several servers of the same model.
+    #[arg(long, required = true)]
+    pub base_url: Vec<String>,
     /// Model name sent to the server.
     #[arg(long)]
     pub model: String,
@@ -52,6 +57,12 @@ pub struct Args {
     /// Prompt template file (placeholders: {query} {length} {style} {reading_level} {hard_instruction}).
     #[arg(long)]
     pub prompt: Option<PathBuf>,
+    /// One request per level, as plain text (prompts made for small models).
+    #[arg(long)]
+    pub per_level: bool,
+    /// Folder with `per_level_3.txt` … `per_level_0.txt` (default: the built-in ones).
+    #[arg(long)]
+    pub level_prompts: Option<PathBuf>,
     /// Seed of the attribute draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -83,8 +94,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         progress: !args.quiet,
         ..Default::default()
     };
+    let mut urls = args.base_url.into_iter();
+    config.client.base_url = urls.next().expect("clap requires one");
+    config.extra_base_urls = urls.collect();
     let c = &mut config.client;
-    c.base_url = args.base_url;
     c.model = args.model;
     c.api_key_env = args.api_key_env;
     c.requests_per_minute = args.rpm;
@@ -94,6 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     c.json_mode = !args.no_json_mode;
     let p = &mut config.prompt;
     p.template = args.prompt;
+    p.per_level = args.per_level;
+    p.level_templates = args.level_prompts;
     p.seed = args.seed;
     if !args.lengths.is_empty() {
         p.lengths = args.lengths;
