@@ -28,9 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 PROMPTS = Path(__file__).resolve().parent.parent / "crates/rankwise-synth/prompts"
 
 
+def messages(prompt):
+    """A template of `### system|user|assistant` blocks as chat messages (else one user turn)."""
+    if not prompt.lstrip().startswith("### "):
+        return [{"role": "user", "content": prompt}]
+    out = []
+    for block in prompt.strip().split("### ")[1:]:
+        role, _, text = block.partition("\n")
+        out.append({"role": role.strip(), "content": text.strip()})
+    return out
+
+
 def chat(url, prompt, seed, json_mode=False, max_tokens=220):
     body = {
-        "messages": [{"role": "user", "content": prompt}],
+        "messages": messages(prompt),
         "temperature": 0.7,
         "top_p": 0.95,
         "max_tokens": max_tokens,
@@ -69,15 +80,33 @@ def joint(url, claim, seed):
         return ["", "", "", ""]
 
 
+TOPICS = [t for t in (PROMPTS / "topics.txt").read_text().splitlines() if t.strip()]
+
+
+def echoes(passage, claim):
+    """A passage that mostly repeats the claim (or the instructions) is no passage."""
+    a, b = set(passage.lower().split()), set(claim.lower().split())
+    return not a or len(a & b) / len(a) > 0.7 or claim.lower() in passage.lower() or "passage must" in passage.lower()
+
+
 def per_level(url, claim, seed):
     out = []
+    topic = TOPICS[seed % len(TOPICS)]
     for level in (3, 2, 1, 0):
         template = (PROMPTS / f"per_level_{level}.txt").read_text()
-        out.append(clean(chat(url, template.replace("{query}", claim), seed + level)))
+        prompt = template.replace("{query}", claim).replace("{topic}", topic)
+        text = ""
+        for attempt in range(3):
+            text = clean(chat(url, prompt, seed * 10 + level + 100 * attempt))
+            if len(text.split()) >= 8 and not echoes(text, claim):
+                break
+        out.append(text)
     return out
 
 
-VARIANTS = {"joint": joint, "per_level": per_level}
+VARIANTS = {"per_level": per_level, "joint": joint}
+if len(sys.argv) > 6 and sys.argv[-1] in VARIANTS:
+    VARIANTS = {sys.argv[-1]: VARIANTS[sys.argv[-1]]}
 
 
 def claims(scifact, n):
@@ -102,7 +131,8 @@ def embed(tok, model, texts):
 
 
 def main():
-    scifact, minilm, out, n, urls = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
+    scifact, minilm, out, n = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+    urls = [u for u in sys.argv[5:] if u.startswith("http")]
     tok = AutoTokenizer.from_pretrained(minilm)
     model = AutoModel.from_pretrained(minilm).eval()
     cs = claims(scifact, n)

@@ -215,7 +215,8 @@ impl ChatClient {
         })
     }
 
-    /// Sends one user message; retries transient failures with backoff. `seed` is forwarded
+    /// Sends a prompt (one user message, or the turns of a `### role` template, see
+    /// [`crate::prompt::messages`]); retries transient failures with backoff. `seed` is forwarded
     /// to servers that support it.
     pub fn complete(&self, prompt: &str, seed: Option<u64>) -> Result<Completion, SynthError> {
         self.complete_with(prompt, seed, self.config.json_mode)
@@ -232,7 +233,7 @@ impl ChatClient {
         let c = &self.config;
         let mut body = json!({
             "model": c.model,
-            "messages": [{"role": "user", "content": prompt}],
+            "messages": crate::prompt::messages(prompt),
             "temperature": c.temperature,
             "top_p": c.top_p,
             "max_tokens": c.max_tokens,

@@ -187,7 +187,7 @@ fn work(
                 .expect("per-level mode has level templates");
             let seed = seed0.wrapping_mul(31).wrapping_add(level as u64 * 7_919);
             match ask(client, &prompt, false, seed, tries, &mut tally, |t| {
-                parse_passage(t, level, lo, hi)
+                parse_passage(t, query, level, lo, hi)
             }) {
                 Ok((p, a)) => {
                     attempts += a;

@@ -19,4 +19,4 @@ pub use error::SynthError;
 pub use generate::{GenerateConfig, Summary, generate};
 pub use output::{OutputStore, Recovery};
 pub use parse::{Rejection, parse_passage, parse_passages};
-pub use prompt::{Attributes, PromptConfig, Prompter};
+pub use prompt::{Attributes, Message, PromptConfig, Prompter, messages};

@@ -181,9 +181,11 @@ pub fn parse_passages(
 
 /// Extracts one plain-text passage of `level` (per-level prompts): the first paragraph of the
 /// reply without quotes or a leading `Passage:` label, whitespace collapsed, within
-/// `[min_words, max_words]`.
+/// `[min_words, max_words]`, and not a repetition of `query` (small models often echo it:
+/// the query's text inside, or more than 70 % of its distinct words taken from the query).
 pub fn parse_passage(
     text: &str,
+    query: &str,
     level: usize,
     min_words: usize,
     max_words: usize,
@@ -227,6 +229,20 @@ pub fn parse_passage(
         return Err(reject(
             "too_long",
             format!("level {level} has {words} words (> {max_words})"),
+        ));
+    }
+    let lower = passage.to_lowercase();
+    let q = query.trim().to_lowercase();
+    let own: std::collections::HashSet<&str> = lower.split_whitespace().collect();
+    let theirs: std::collections::HashSet<&str> = q.split_whitespace().collect();
+    let shared = own.intersection(&theirs).count();
+    if (!q.is_empty() && lower.contains(&q)) || shared * 10 > own.len() * 7 {
+        return Err(reject(
+            "echo",
+            format!(
+                "level {level} repeats the query ({shared} of its {} words)",
+                own.len()
+            ),
         ));
     }
     Ok(passage)

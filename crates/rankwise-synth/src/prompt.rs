@@ -15,13 +15,50 @@ use crate::error::SynthError;
 pub const DEFAULT_TEMPLATE: &str = include_str!("../prompts/sycl_default.txt");
 
 /// The built-in one-level templates for small models (levels 3, 2, 1, 0): one request per
-/// level, a worked example in each, the passage asked for as plain text.
+/// level as a short chat (a system instruction, worked examples as earlier turns, then the
+/// query), the passage asked for as plain text. Level 0 is written about an everyday topic
+/// (`{topic}`) and never sees the query.
 pub const LEVEL_TEMPLATES: [&str; 4] = [
     include_str!("../prompts/per_level_3.txt"),
     include_str!("../prompts/per_level_2.txt"),
     include_str!("../prompts/per_level_1.txt"),
     include_str!("../prompts/per_level_0.txt"),
 ];
+
+/// The built-in everyday topics of level-0 passages (one per line).
+pub const TOPICS: &str = include_str!("../prompts/topics.txt");
+
+/// A chat message of a rendered prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// A rendered prompt as chat messages: a template made of `### system`, `### user` and
+/// `### assistant` blocks becomes those turns (worked examples as earlier turns); any other
+/// text is one user message.
+pub fn messages(prompt: &str) -> Vec<Message> {
+    let text = prompt.trim();
+    if !text.starts_with("### ") {
+        return vec![Message {
+            role: "user".into(),
+            content: prompt.to_string(),
+        }];
+    }
+    text.split("### ")
+        .skip(1)
+        .map(|block| {
+            let (role, content) = block.split_once('\n').unwrap_or((block, ""));
+            Message {
+                role: role.trim().to_string(),
+                content: content.trim().to_string(),
+            }
+        })
+        .collect()
+}
 
 /// Prompt settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +77,9 @@ pub struct PromptConfig {
     pub styles: Vec<String>,
     /// Reading levels.
     pub reading_levels: Vec<String>,
+    /// Everyday topics for level-0 passages in per-level mode (`{topic}`; default: the
+    /// built-in list).
+    pub topics: Vec<String>,
     /// Fraction of queries whose lower levels are asked to stay topically close (hard).
     pub hard_fraction: f64,
     /// The extra instruction for those queries.
@@ -54,6 +94,12 @@ impl Default for PromptConfig {
             template: None,
             per_level: false,
             level_templates: None,
+            topics: TOPICS
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
             lengths: vec![40, 60, 80, 100],
             styles: [
                 "an encyclopedia entry",
@@ -86,6 +132,9 @@ pub struct Attributes {
     pub reading_level: String,
     /// Hard lower levels asked for.
     pub hard: bool,
+    /// Everyday topic of the level-0 passage (per-level mode).
+    #[serde(default)]
+    pub topic: String,
 }
 
 /// A loaded template with its settings.
@@ -118,12 +167,16 @@ impl Prompter {
                     *t = std::fs::read_to_string(&p).map_err(|e| SynthError::io(&p, e))?;
                 }
             }
-            if let Some(i) = out.iter().position(|t| !t.contains("{query}")) {
+            // Levels 3, 2 and 1 are written for the query; level 0 may be about `{topic}` only.
+            let uses_input =
+                |i: usize, t: &String| t.contains("{query}") || (i == 3 && t.contains("{topic}"));
+            if let Some(i) = (0..4).find(|&i| !uses_input(i, &out[i])) {
                 return Err(SynthError::Config {
                     key: "level_templates".into(),
                     detail: format!(
-                        "the level {} template has no `{{query}}` placeholder",
-                        3 - i
+                        "the level {} template has no `{{query}}`{} placeholder",
+                        3 - i,
+                        if i == 3 { " or `{topic}`" } else { "" }
                     ),
                 });
             }
@@ -135,6 +188,7 @@ impl Prompter {
             ("lengths", config.lengths.is_empty()),
             ("styles", config.styles.is_empty()),
             ("reading_levels", config.reading_levels.is_empty()),
+            ("topics", config.topics.is_empty()),
         ] {
             if empty {
                 return Err(SynthError::Config {
@@ -179,6 +233,11 @@ impl Prompter {
                 .expect("checked non-empty")
                 .clone(),
             hard: rng.random_bool(c.hard_fraction),
+            topic: c
+                .topics
+                .choose(&mut rng)
+                .expect("checked non-empty")
+                .clone(),
         }
     }
 
@@ -204,6 +263,7 @@ impl Prompter {
             .replace("{length}", &a.length.to_string())
             .replace("{style}", &a.style)
             .replace("{reading_level}", &a.reading_level)
+            .replace("{topic}", &a.topic)
             .replace(
                 "{hard_instruction}",
                 if a.hard {

@@ -102,9 +102,11 @@ fn attributes_are_seeded_and_rendered() {
 #[test]
 fn one_plain_passage_per_level() {
     use rankwise_synth::parse_passage;
+    let q = "Vitamin D prevents fractures.";
     assert_eq!(
         parse_passage(
             "  \"Passage: The  trial showed\na 22% drop.\"\n\nNote: level 3.",
+            q,
             3,
             3,
             50
@@ -113,19 +115,41 @@ fn one_plain_passage_per_level() {
         "The trial showed a 22% drop."
     );
     assert_eq!(
-        parse_passage("Level 1: about bones in teens", 1, 3, 50).unwrap(),
+        parse_passage("Level 1: about bones in teens", q, 1, 3, 50).unwrap(),
         "about bones in teens"
     );
+    let kind = |text: &str, min, max| parse_passage(text, q, 0, min, max).unwrap_err().kind;
+    assert_eq!(kind("  ", 1, 50), "empty_passage");
+    assert_eq!(kind("two words", 3, 50), "too_short");
+    assert_eq!(kind("a b c d e", 1, 4), "too_long");
+    // Echoes of the query are no passage.
     assert_eq!(
-        parse_passage("  ", 0, 1, 50).unwrap_err().kind,
-        "empty_passage"
+        kind("Claim: vitamin D prevents fractures. Indeed.", 1, 50),
+        "echo"
     );
+    assert_eq!(kind("Vitamin D prevents fractures", 1, 50), "echo");
+    assert!(parse_passage("Vitamin D is made in the skin under sunlight.", q, 2, 3, 50).is_ok());
+}
+
+#[test]
+fn role_templates_become_chat_turns() {
+    use rankwise_synth::messages;
+    let m = messages(
+        "### system\nBe brief.\n### user\nClaim: a\n### assistant\nA passage.\n### user\nClaim: b\n",
+    );
+    let turns: Vec<(&str, &str)> = m
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
     assert_eq!(
-        parse_passage("two words", 0, 3, 50).unwrap_err().kind,
-        "too_short"
+        turns,
+        [
+            ("system", "Be brief."),
+            ("user", "Claim: a"),
+            ("assistant", "A passage."),
+            ("user", "Claim: b")
+        ]
     );
-    assert_eq!(
-        parse_passage("a b c d e", 0, 1, 4).unwrap_err().kind,
-        "too_long"
-    );
+    let plain = messages("Write four passages about x.");
+    assert_eq!((plain.len(), plain[0].role.as_str()), (1, "user"));
 }

@@ -73,7 +73,7 @@ fn main() {
             &[device],
             0,
             // Dropout 0.1 as in the PyTorch baseline (`model.train()`).
-            StepDropout::new(0.1, 0.1, 0, step, 0).as_ref(),
+            StepDropout::new(0.1, 0.1, 0, step as u64, 0).as_ref(),
         )
         .unwrap();
         let mut grads = r.grads;

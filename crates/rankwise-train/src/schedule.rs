@@ -56,3 +56,43 @@ impl LrSchedule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deepspeed_warmup_decay_by_hand() {
+        // T = 10, W = max(2, ceil(0.3 · 10)) = 3; step k runs γ(k − 1), the first step 0.
+        let log = LrSchedule::new(2.0, 0.3, 10, WarmupShape::Logarithmic);
+        assert_eq!(log.warmup, 3);
+        let want_log = [
+            0.0,
+            0.0,
+            2.0 * 2f64.ln() / 3f64.ln(),
+            2.0 * 3f64.ln() / 3f64.ln(),
+            2.0 * 7.0 / 7.0,
+            2.0 * 6.0 / 7.0,
+        ];
+        let lin = LrSchedule::new(2.0, 0.3, 10, WarmupShape::Linear);
+        let want_lin = [0.0, 0.0, 2.0 / 3.0, 4.0 / 3.0, 2.0, 2.0 * 6.0 / 7.0];
+        for k in 0..6 {
+            assert!(
+                (log.lr(k) - want_log[k as usize]).abs() < 1e-15,
+                "log step {k}"
+            );
+            assert!(
+                (lin.lr(k) - want_lin[k as usize]).abs() < 1e-15,
+                "linear step {k}"
+            );
+        }
+        // Decay reaches 0 at iteration T and stays there.
+        assert_eq!(log.lr(11), 0.0);
+        assert_eq!(log.lr(20), 0.0);
+        // At least two warm-up steps, as DeepSpeed (ln 1 would divide by zero).
+        assert_eq!(
+            LrSchedule::new(1.0, 0.05, 4, WarmupShape::Logarithmic).warmup,
+            2
+        );
+    }
+}

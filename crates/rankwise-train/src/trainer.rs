@@ -473,3 +473,29 @@ pub fn train<B: crate::TrainingBackend>(
         seconds: start.elapsed().as_secs_f64(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EpochPlan;
+
+    #[test]
+    fn the_last_partial_batch_and_step_are_kept() {
+        let plan = EpochPlan {
+            items: 10,
+            global: 4,
+            accumulation: 2,
+        };
+        assert_eq!((plan.micro_batches(), plan.steps()), (3, 2));
+        assert_eq!(plan.step_items(0), vec![0..4, 4..8]);
+        let last = plan.step_items(1);
+        assert_eq!((last.len(), last[0].clone()), (1, 8..10));
+        let one = EpochPlan {
+            items: 3,
+            global: 64,
+            accumulation: 1,
+        };
+        assert_eq!(one.steps(), 1);
+        let only = one.step_items(0);
+        assert_eq!((only.len(), only[0].clone()), (1, 0..3));
+    }
+}
