@@ -58,6 +58,29 @@ fn minilm_on_med_matches_reference_and_caches() {
     assert_eq!(second["ndcg@10"], first["ndcg@10"]);
     assert!(second["metrics"]["ndcg@3"].as_f64().is_some());
     assert!(second["metrics"]["p@5"].as_f64().is_some());
+
+    // Lengths given on the command line replace the model's: a new cache entry, other scores.
+    let short = run(&["--query-max-length", "16", "--passage-max-length", "32"]);
+    assert_eq!(short["cache_hit"], false);
+    assert_ne!(short["ndcg@10"], first["ndcg@10"]);
+    let bad = experiments()
+        .args([
+            "evaluate",
+            "--model",
+            "all-MiniLM-L6-v2",
+            "--dataset",
+            "med",
+        ])
+        .args(["--query-max-length", "1", "--quiet", "--output"])
+        .arg(dir.path().join("bad.json"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("2..=8192, got 1"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }
 
 fn tiny_collection(dir: &Path, corpus: &str, qrels: &str) -> std::path::PathBuf {

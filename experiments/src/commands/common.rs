@@ -8,6 +8,8 @@ use rankwise_data::{
 };
 use rankwise_eval::{EvalSettings, Summary};
 use rankwise_train::{LossKind, TrainConfig};
+
+pub use super::evaluate::Lengths;
 use serde::Serialize;
 
 /// One row of an experiment's results table.
@@ -116,6 +118,7 @@ pub fn train_and_evaluate(
         name,
         &[eval_dataset.to_path_buf()],
         settings,
+        Lengths::both(config.query_max_length, config.passage_max_length),
         &out.join(format!("eval-{name}.json")),
     )?
     .remove(0);
@@ -133,12 +136,14 @@ pub fn evaluate_base(
     out: &Path,
     eval_dataset: &Path,
     settings: &EvalSettings,
+    lengths: Lengths,
 ) -> anyhow::Result<Row> {
     let summary = super::evaluate::evaluate_model(
         model,
         "base",
         &[eval_dataset.to_path_buf()],
         settings,
+        lengths,
         &out.join("eval-base.json"),
     )?
     .remove(0);

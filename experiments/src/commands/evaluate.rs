@@ -54,6 +54,13 @@ pub struct Args {
     /// Evaluate only the first N judged queries (smoke runs).
     #[arg(long)]
     pub max_queries: Option<usize>,
+    /// Query truncation length (default: the model's own setting, else 256). Compare models
+    /// at the same lengths.
+    #[arg(long)]
+    pub query_max_length: Option<usize>,
+    /// Passage truncation length (default: the model's own setting, else 256).
+    #[arg(long)]
+    pub passage_max_length: Option<usize>,
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -68,17 +75,52 @@ pub enum SimilarityArg {
     Cosine,
 }
 
-/// Evaluates the model folder `model_dir` on each dataset; writes `<out>` (one dataset) or
-/// `<stem>.<collection>.json` files plus a map in `<out>` (several). Returns the summaries.
+/// Query and passage truncation lengths that override a model's own (`None`: keep it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lengths {
+    /// Query tokens.
+    pub query: Option<usize>,
+    /// Passage tokens.
+    pub passage: Option<usize>,
+}
+
+impl Lengths {
+    /// Both lengths set.
+    pub fn both(query: usize, passage: usize) -> Self {
+        Self {
+            query: Some(query),
+            passage: Some(passage),
+        }
+    }
+}
+
+/// Evaluates the model folder `model_dir` on each dataset at `lengths`; writes `<out>` (one
+/// dataset) or `<stem>.<collection>.json` files plus a map in `<out>` (several). Returns the
+/// summaries.
 pub fn evaluate_model(
     model_dir: &Path,
     label: &str,
     datasets: &[PathBuf],
     settings: &EvalSettings,
+    lengths: Lengths,
     output: &Path,
 ) -> anyhow::Result<Vec<Summary>> {
     let device = backend::device();
-    let encoder = BiEncoder::<backend::Backend>::load(model_dir, &device)
+    let mut options = rankwise_encoder::EncoderOptions::detect(model_dir)
+        .with_context(|| format!("reading the options of {}", model_dir.display()))?;
+    for (set, value) in [
+        (lengths.query, &mut options.query_max_length),
+        (lengths.passage, &mut options.passage_max_length),
+    ] {
+        if let Some(n) = set {
+            anyhow::ensure!(
+                (2..=8192).contains(&n),
+                "a maximum length must be in 2..=8192, got {n}"
+            );
+            *value = n;
+        }
+    }
+    let encoder = BiEncoder::<backend::Backend>::load_with(model_dir, options, &device)
         .with_context(|| format!("loading {}", model_dir.display()))?;
     let several = datasets.len() > 1;
     let mut summaries = Vec::new();
@@ -175,7 +217,18 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         .iter()
         .map(|d| super::resolve_dataset(d))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let summaries = evaluate_model(&model_dir, &label, &datasets, &settings, &args.output)?;
+    let lengths = Lengths {
+        query: args.query_max_length,
+        passage: args.passage_max_length,
+    };
+    let summaries = evaluate_model(
+        &model_dir,
+        &label,
+        &datasets,
+        &settings,
+        lengths,
+        &args.output,
+    )?;
     println!("{}", markdown_table(&summaries));
     Ok(summaries)
 }

@@ -81,10 +81,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &binarised(source, 2.0, 4, args.seed),
     )?;
     let (mut config, settings) = small_run(&model, &ml, &out, 256, args.seed, args.smoke);
+    // Every model, the base model included, is evaluated at the training lengths.
+    let lengths = super::common::Lengths::both(config.query_max_length, config.passage_max_length);
     config.epochs = args.epochs;
     let progress = !args.smoke;
     let results = vec![
-        evaluate_base(&model, &out, &split, &settings)?,
+        evaluate_base(&model, &out, &split, &settings, lengths)?,
         train_and_evaluate(
             "ws2-graded",
             config.clone(),

@@ -53,9 +53,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let bin = write_data_config(&out.join("data-binary.toml"), &binarised(source, 2.0, 3, 7))?;
     let (config, settings) = small_run(&model, &ml, out, 128, 7, args.smoke);
+    // Every model, the base model included, is evaluated at the training lengths.
+    let lengths = super::common::Lengths::both(config.query_max_length, config.passage_max_length);
     let progress = !args.smoke;
     let rows = vec![
-        evaluate_base(&model, out, &eval, &settings)?,
+        evaluate_base(&model, out, &eval, &settings, lengths)?,
         train_and_evaluate(
             "ws2",
             config.clone(),

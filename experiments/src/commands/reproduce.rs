@@ -163,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.run.file(),
             std::slice::from_ref(&path),
             &settings,
+            super::evaluate::Lengths::both(config.query_max_length, config.passage_max_length),
             &out.join(format!("eval-{name}.json")),
         )?
         .remove(0);
