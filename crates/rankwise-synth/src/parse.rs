@@ -115,6 +115,27 @@ fn from_list(text: &str) -> Vec<String> {
     items
 }
 
+/// A passage of `level` is non-empty and within `[min_words, max_words]` words.
+fn check_words(p: &str, level: usize, min_words: usize, max_words: usize) -> Result<(), Rejection> {
+    let words = p.split_whitespace().count();
+    if words == 0 {
+        return Err(reject("empty_passage", format!("level {level} is empty")));
+    }
+    if words < min_words {
+        return Err(reject(
+            "too_short",
+            format!("level {level} has {words} words (< {min_words})"),
+        ));
+    }
+    if words > max_words {
+        return Err(reject(
+            "too_long",
+            format!("level {level} has {words} words (> {max_words})"),
+        ));
+    }
+    Ok(())
+}
+
 /// Extracts the four passages (levels 3, 2, 1, 0) and validates them: four, non-empty,
 /// distinct, each within `[min_words, max_words]`.
 pub fn parse_passages(
@@ -145,22 +166,7 @@ pub fn parse_passages(
     }
     for (i, p) in found.iter().enumerate() {
         let level = 3 - i;
-        let words = p.split_whitespace().count();
-        if words == 0 {
-            return Err(reject("empty_passage", format!("level {level} is empty")));
-        }
-        if words < min_words {
-            return Err(reject(
-                "too_short",
-                format!("level {level} has {words} words (< {min_words})"),
-            ));
-        }
-        if words > max_words {
-            return Err(reject(
-                "too_long",
-                format!("level {level} has {words} words (> {max_words})"),
-            ));
-        }
+        check_words(p, level, min_words, max_words)?;
         if let Some(j) = found[..i]
             .iter()
             .position(|q| q.trim().eq_ignore_ascii_case(p.trim()))
@@ -215,22 +221,7 @@ pub fn parse_passage(
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    let words = passage.split_whitespace().count();
-    if words == 0 {
-        return Err(reject("empty_passage", format!("level {level} is empty")));
-    }
-    if words < min_words {
-        return Err(reject(
-            "too_short",
-            format!("level {level} has {words} words (< {min_words})"),
-        ));
-    }
-    if words > max_words {
-        return Err(reject(
-            "too_long",
-            format!("level {level} has {words} words (> {max_words})"),
-        ));
-    }
+    check_words(&passage, level, min_words, max_words)?;
     let lower = passage.to_lowercase();
     let q = query.trim().to_lowercase();
     let own: std::collections::HashSet<&str> = lower.split_whitespace().collect();
