@@ -8,9 +8,11 @@ and how often level 3 scores above level 0 (1 in 2 by chance), with the mean cos
 
 Variants:
 * `joint`: the project's original one-request prompt (four passages as one JSON object);
-* `per_level`: one request per level, plain text, a short worked example in each prompt.
+* `per_level`: one request per level, plain text, with the templates in
+  `crates/rankwise-synth/prompts/per_level_*.txt` (`### role` blocks become chat turns; level 0
+  is about an everyday topic from `topics.txt`); a reply that echoes the claim is asked again.
 
-Usage: python scripts/prompt_trials.py <scifact folder> <minilm folder> <out.json> N URL [URL ...]
+Usage: python scripts/prompt_trials.py <scifact folder> <minilm folder> <out.json> N URL [URL ...] [variant]
 """
 
 import concurrent.futures as cf
@@ -22,8 +24,6 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 PROMPTS = Path(__file__).resolve().parent.parent / "crates/rankwise-synth/prompts"
 
