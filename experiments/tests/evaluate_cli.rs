@@ -17,22 +17,23 @@ fn json(path: &Path) -> serde_json::Value {
 fn minilm_on_med_matches_reference_and_caches() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("med.json");
+    let command = |extra: &[&str]| {
+        let mut c = experiments();
+        c.args([
+            "evaluate",
+            "--model",
+            "all-MiniLM-L6-v2",
+            "--dataset",
+            "med",
+            "--quiet",
+        ])
+        .arg("--output")
+        .arg(&out)
+        .args(extra);
+        c
+    };
     let run = |extra: &[&str]| {
-        let status = experiments()
-            .args([
-                "evaluate",
-                "--model",
-                "all-MiniLM-L6-v2",
-                "--dataset",
-                "med",
-                "--quiet",
-            ])
-            .arg("--output")
-            .arg(&out)
-            .args(extra)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        assert!(command(extra).status().unwrap().success());
         json(&out)
     };
     let first = run(&[]);
@@ -63,18 +64,8 @@ fn minilm_on_med_matches_reference_and_caches() {
     let short = run(&["--query-max-length", "16", "--passage-max-length", "32"]);
     assert_eq!(short["cache_hit"], false);
     assert_ne!(short["ndcg@10"], first["ndcg@10"]);
-    let bad = experiments()
-        .args([
-            "evaluate",
-            "--model",
-            "all-MiniLM-L6-v2",
-            "--dataset",
-            "med",
-        ])
-        .args(["--query-max-length", "1", "--quiet", "--output"])
-        .arg(dir.path().join("bad.json"))
-        .output()
-        .unwrap();
+    // Refused before anything is encoded or written.
+    let bad = command(&["--query-max-length", "1"]).output().unwrap();
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("2..=8192, got 1"),

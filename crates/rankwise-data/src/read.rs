@@ -188,7 +188,18 @@ fn for_each_line(
 }
 
 fn id_field(path: &Path, line: usize, obj: &Value, field: &str) -> Result<String, DataError> {
-    match obj.get(field) {
+    id_value(path, line, field, obj.get(field))
+}
+
+/// An id given as a non-empty JSON string or an integer, kept as a string; `field` names it in
+/// errors.
+fn id_value(
+    path: &Path,
+    line: usize,
+    field: &str,
+    value: Option<&Value>,
+) -> Result<String, DataError> {
+    match value {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(Value::String(_)) => Err(DataError::parse(path, line, field, "empty id")),
         Some(Value::Number(n)) => Ok(n.to_string()),
@@ -522,86 +533,60 @@ fn push_json_qrels(
     rows: &mut Vec<QrelRow>,
 ) -> Result<(), DataError> {
     let obj = parse_object(path, line, text)?;
-    let number = |v: &Value, field: &str| match v {
-        Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-        other => Err(DataError::parse(
+    let number = |v: Option<&Value>, field: &str| match v {
+        Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(f64::NAN)),
+        Some(other) => Err(DataError::parse(
             path,
             line,
             field,
             format!("expected a number, got {}", kind(other)),
         )),
+        None => Err(DataError::parse(path, line, field, "missing")),
     };
-    if obj.get("qid").is_some() {
-        let query_id = id_field(path, line, &obj, "qid")?;
-        let grouped =
-            [obj.get("docid"), obj.get("score")].map(|v| matches!(v, Some(Value::Array(_))));
-        if grouped == [false, false] {
-            let score = obj
-                .get("score")
-                .ok_or_else(|| DataError::parse(path, line, "score", "missing"))
-                .and_then(|s| number(s, "score"))?;
-            rows.push(QrelRow {
-                query_id,
-                doc_id: id_field(path, line, &obj, "docid")?,
-                score,
-                line,
-            });
-            return Ok(());
-        }
-        let (Some(Value::Array(docs)), Some(Value::Array(scores))) =
-            (obj.get("docid"), obj.get("score"))
-        else {
-            return Err(DataError::parse(
-                path,
-                line,
-                if grouped[0] { "score" } else { "docid" },
-                "grouped qrels need `docid` and `score` both as lists",
-            ));
-        };
-        if docs.len() != scores.len() {
-            return Err(DataError::parse(
-                path,
-                line,
-                "score",
-                format!("{} scores for {} docids", scores.len(), docs.len()),
-            ));
-        }
-        for (k, (d, s)) in docs.iter().zip(scores).enumerate() {
-            let field = format!("docid[{k}]");
-            let doc_id = match d {
-                Value::String(s) if !s.is_empty() => s.clone(),
-                Value::Number(n) => n.to_string(),
-                other => {
-                    return Err(DataError::parse(
-                        path,
-                        line,
-                        &field,
-                        format!(
-                            "expected a non-empty string or integer id, got {}",
-                            kind(other)
-                        ),
-                    ));
-                }
-            };
-            rows.push(QrelRow {
-                query_id: query_id.clone(),
-                doc_id,
-                score: number(s, &format!("score[{k}]"))?,
-                line,
-            });
-        }
+    // Trove spells the keys `qid`/`docid`, BEIR `query-id`/`corpus-id`.
+    let trove = obj.get("qid").is_some();
+    let (q_key, d_key) = if trove {
+        ("qid", "docid")
+    } else {
+        ("query-id", "corpus-id")
+    };
+    let (docs, scores) = (obj.get(d_key), obj.get("score"));
+    let grouped = [docs, scores].map(|v| matches!(v, Some(Value::Array(_))));
+    if !trove || grouped == [false, false] {
+        let score = number(scores, "score")?;
+        rows.push(QrelRow {
+            query_id: id_field(path, line, &obj, q_key)?,
+            doc_id: id_field(path, line, &obj, d_key)?,
+            score,
+            line,
+        });
         return Ok(());
     }
-    let score = obj
-        .get("score")
-        .ok_or_else(|| DataError::parse(path, line, "score", "missing"))
-        .and_then(|s| number(s, "score"))?;
-    rows.push(QrelRow {
-        query_id: id_field(path, line, &obj, "query-id")?,
-        doc_id: id_field(path, line, &obj, "corpus-id")?,
-        score,
-        line,
-    });
+    let query_id = id_field(path, line, &obj, q_key)?;
+    let (Some(Value::Array(docs)), Some(Value::Array(scores))) = (docs, scores) else {
+        return Err(DataError::parse(
+            path,
+            line,
+            if grouped[0] { "score" } else { "docid" },
+            "grouped qrels need `docid` and `score` both as lists",
+        ));
+    };
+    if docs.len() != scores.len() {
+        return Err(DataError::parse(
+            path,
+            line,
+            "score",
+            format!("{} scores for {} docids", scores.len(), docs.len()),
+        ));
+    }
+    for (k, (d, s)) in docs.iter().zip(scores).enumerate() {
+        rows.push(QrelRow {
+            query_id: query_id.clone(),
+            doc_id: id_value(path, line, &format!("docid[{k}]"), Some(d))?,
+            score: number(Some(s), &format!("score[{k}]"))?,
+            line,
+        });
+    }
     Ok(())
 }
 

@@ -154,14 +154,13 @@ impl<B: EncoderBackend> Bert<B> {
             width: hidden,
             device: &device,
         };
-        let x = drop.hidden(
+        let mut x = drop.hidden(
             e.norm.forward(x).reshape([batch * len, hidden]),
             Site::Embeddings,
         );
         // [batch, len]: 0 for real keys, MASKED for padding.
         let padding: Tensor<B, 2, Bool> = attention_mask.equal_elem(0);
         let bias = Tensor::<B, 2>::zeros([batch, len], &device).mask_fill(padding, MASKED);
-        let mut x = x;
         for (l, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x, bias.clone(), p, &drop, l);
         }

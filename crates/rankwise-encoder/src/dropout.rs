@@ -93,13 +93,7 @@ impl Dropout {
         width: usize,
         device: &B::Device,
     ) -> Option<Tensor<B, 2>> {
-        (self.hidden > 0.0).then(|| {
-            let values = mask_values(&self.keys, site, len * width, self.hidden);
-            Tensor::from_data(
-                TensorData::new(values, [self.keys.len() * len, width]),
-                device,
-            )
-        })
+        self.mask(site, self.hidden, [self.keys.len() * len, width], device)
     }
 
     /// The attention-probability mask of `layer` (`[batch, heads, len, len]`), or `None`.
@@ -110,27 +104,24 @@ impl Dropout {
         len: usize,
         device: &B::Device,
     ) -> Option<Tensor<B, 4>> {
-        (self.attention > 0.0).then(|| {
-            let values = mask_values(
-                &self.keys,
-                Site::AttentionProbs(layer),
-                heads * len * len,
-                self.attention,
-            );
-            Tensor::from_data(
-                TensorData::new(values, [self.keys.len(), heads, len, len]),
-                device,
-            )
-        })
+        let shape = [self.keys.len(), heads, len, len];
+        self.mask(Site::AttentionProbs(layer), self.attention, shape, device)
     }
 
-    /// The dropout of rows `rows` of this batch (the same masks for those sequences).
-    pub fn rows(&self, rows: std::ops::Range<usize>) -> Self {
-        Self {
-            hidden: self.hidden,
-            attention: self.attention,
-            keys: self.keys[rows].to_vec(),
-        }
+    /// The mask of `site` at probability `p` as a tensor of `shape` (sequences first), or
+    /// `None` when `p` is 0.
+    fn mask<B: Backend, const D: usize>(
+        &self,
+        site: Site,
+        p: f32,
+        shape: [usize; D],
+        device: &B::Device,
+    ) -> Option<Tensor<B, D>> {
+        (p > 0.0).then(|| {
+            let per_sequence = shape.iter().product::<usize>() / self.keys.len().max(1);
+            let values = mask_values(&self.keys, site, per_sequence, p);
+            Tensor::from_data(TensorData::new(values, shape), device)
+        })
     }
 }
 

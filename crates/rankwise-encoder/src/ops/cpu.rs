@@ -62,13 +62,8 @@ pub fn attention_forward(
                 for row in p.chunks_exact_mut(l) {
                     simd::bias_softmax(row, bias);
                 }
-                let weights: &[f32] = match heads_drop {
-                    Some(m) => {
-                        multiply(p, &m[h * l * l..(h + 1) * l * l], &mut kept);
-                        &kept
-                    }
-                    None => p,
-                };
+                let mask = heads_drop.map(|m| &m[h * l * l..(h + 1) * l * l]);
+                let weights = dropped(p, mask, &mut kept);
                 // ctx_h = (P ⊙ D) · V_h
                 sgemm(
                     l,
@@ -122,13 +117,7 @@ pub fn attention_backward(
             for (h, p) in probs.chunks_exact(l * l).enumerate() {
                 let o = h * d;
                 let mask = heads_drop.map(|m| &m[h * l * l..(h + 1) * l * l]);
-                let weights: &[f32] = match mask {
-                    Some(m) => {
-                        multiply(p, m, &mut kept);
-                        &kept
-                    }
-                    None => p,
-                };
+                let weights = dropped(p, mask, &mut kept);
                 // dV_h = (P ⊙ D)ᵀ · dO_h
                 sgemm(
                     l,
@@ -214,10 +203,17 @@ fn check(s: AttentionShape, buffers: &[&[f32]], probs: usize, drop: Option<&[f32
     len > 0
 }
 
-/// `out = a ⊙ b`.
-fn multiply(a: &[f32], b: &[f32], out: &mut [f32]) {
-    for ((o, a), b) in out.iter_mut().zip(a).zip(b) {
-        *o = a * b;
+/// The probabilities that weight the values: `p ⊙ mask` written into `buf`, or `p` itself
+/// without a mask.
+fn dropped<'a>(p: &'a [f32], mask: Option<&[f32]>, buf: &'a mut [f32]) -> &'a [f32] {
+    match mask {
+        Some(m) => {
+            for ((o, p), m) in buf.iter_mut().zip(p).zip(m) {
+                *o = p * m;
+            }
+            buf
+        }
+        None => p,
     }
 }
 
