@@ -10,6 +10,7 @@ use rankwise_data::{Collection, collection_file, qrels_file, read_corpus, read_q
 use rankwise_encoder::{BiEncoder, EncoderBackend, HostEncoder, Side};
 use serde::{Deserialize, Serialize};
 
+use crate::bm25::{Bm25Index, Bm25Params};
 use crate::cache::{CacheKey, EmbeddingCache};
 use crate::metrics::{Qrels, Run, evaluate};
 use crate::search::{Embeddings, Hit, Similarity, search};
@@ -68,7 +69,7 @@ impl Default for EvalSettings {
 pub struct Timings {
     /// Reading files.
     pub load: f64,
-    /// Encoding the corpus (0 on a cache hit).
+    /// Encoding the corpus (0 on a cache hit); indexing it for BM25.
     pub encode_corpus: f64,
     /// Encoding the queries.
     pub encode_queries: f64,
@@ -112,8 +113,8 @@ pub struct Summary {
     /// Judgements whose document is absent from the corpus (kept, as trec_eval does: they
     /// count as relevant documents that cannot be retrieved).
     pub unknown_doc_judgements: usize,
-    /// Scoring function.
-    pub similarity: Similarity,
+    /// Scoring function of a dense model (empty for BM25).
+    pub similarity: Option<Similarity>,
     /// Documents retrieved per query.
     pub k: usize,
     /// Whether corpus embeddings came from the cache.
@@ -211,6 +212,143 @@ pub fn corpus_key<B: Backend>(
         .finish())
 }
 
+/// A BEIR folder read for evaluation: corpus, queries, judgements and the queries evaluated.
+struct Loaded {
+    /// When reading began (the evaluation's start).
+    start: Instant,
+    /// Seconds spent reading.
+    load_s: f64,
+    corpus_file: PathBuf,
+    corpus: Collection,
+    eval_queries: Vec<String>,
+    query_texts: Vec<String>,
+    qrels: Qrels,
+    num_judged_queries: usize,
+    unknown_query_ids: usize,
+    unknown_doc_judgements: usize,
+}
+
+impl Loaded {
+    fn read(dataset: &Path, settings: &EvalSettings) -> Result<Self, EvalError> {
+        let start = Instant::now();
+        let corpus_file = collection_file(dataset, "corpus");
+        let corpus = read_corpus(&corpus_file)?;
+        let queries = read_queries(&collection_file(dataset, "queries"))?;
+        let qrels_file = qrels_file(dataset, &settings.split);
+        let mut qrels = read_qrels(&qrels_file)?;
+        if corpus.is_empty() {
+            return Err(EvalError::Search(format!(
+                "{}: the corpus is empty",
+                corpus_file.display()
+            )));
+        }
+        let mut judged: Vec<&String> = qrels.keys().collect();
+        judged.sort_by_key(|q| (queries.position(q).unwrap_or(usize::MAX), q.to_string()));
+        let unknown_query_ids = judged
+            .iter()
+            .filter(|q| queries.position(q).is_none())
+            .count();
+        let unknown_doc_judgements = qrels
+            .values()
+            .flat_map(|m| m.keys())
+            .filter(|d| corpus.position(d).is_none())
+            .count();
+        let num_judged_queries = judged.len();
+        let mut eval_queries: Vec<String> = judged
+            .iter()
+            .filter(|q| queries.position(q).is_some())
+            .map(|q| q.to_string())
+            .collect();
+        if let Some(n) = settings.max_queries {
+            eval_queries.truncate(n);
+            let keep: std::collections::HashSet<&String> = eval_queries.iter().collect();
+            qrels.retain(|q, _| keep.contains(q));
+        }
+        if eval_queries.is_empty() {
+            return Err(EvalError::Search(format!(
+                "{}: no judged query has a text in the queries file",
+                qrels_file.display()
+            )));
+        }
+        let query_texts = eval_queries
+            .iter()
+            .map(|q| queries.get(q).expect("filtered").to_string())
+            .collect();
+        Ok(Self {
+            start,
+            load_s: start.elapsed().as_secs_f64(),
+            corpus_file,
+            corpus,
+            eval_queries,
+            query_texts,
+            qrels,
+            num_judged_queries,
+            unknown_query_ids,
+            unknown_doc_judgements,
+        })
+    }
+
+    /// The evaluated queries' texts, in order.
+    fn queries(&self) -> Vec<&str> {
+        self.query_texts.iter().map(String::as_str).collect()
+    }
+
+    /// Scores `hits` (one list per evaluated query) and assembles the outcome; `timings` holds
+    /// the retrieval stages, reading, metrics and the total are filled in here.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        self,
+        hits: &[Vec<Hit>],
+        model: &str,
+        dataset: &Path,
+        similarity: Option<Similarity>,
+        cache_hit: bool,
+        settings: &EvalSettings,
+        mut timings: Timings,
+    ) -> Outcome {
+        timings.load = self.load_s;
+        let t = Instant::now();
+        let (run, summary_metrics, per_query, num_queries) = score(
+            &self.eval_queries,
+            hits,
+            &self.corpus,
+            &self.qrels,
+            settings,
+        );
+        timings.metrics = t.elapsed().as_secs_f64();
+        timings.total = self.start.elapsed().as_secs_f64();
+        let collection = dataset
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| dataset.display().to_string());
+        let get = |k: &str| summary_metrics.get(k).copied().unwrap_or(0.0);
+        let summary = Summary {
+            ndcg_10: get("ndcg@10"),
+            mrr_10: get("mrr@10"),
+            recall_100: get("recall@100"),
+            num_queries,
+            model: model.to_string(),
+            collection,
+            split: settings.split.clone(),
+            num_docs: self.corpus.len(),
+            num_judged_queries: self.num_judged_queries,
+            unknown_query_ids: self.unknown_query_ids,
+            unknown_doc_judgements: self.unknown_doc_judgements,
+            similarity,
+            k: settings.k,
+            cache_hit,
+            timings_s: timings,
+            metrics: summary_metrics,
+        };
+        Outcome {
+            summary,
+            per_query,
+            run,
+            qrels: self.qrels,
+        }
+    }
+}
+
 /// Evaluates `encoder` on the BEIR folder `dataset`. `model_dir` (the folder the encoder was
 /// loaded from) enables the embedding cache; `model` labels the results.
 pub fn evaluate_dataset<B: EncoderBackend>(
@@ -221,58 +359,19 @@ pub fn evaluate_dataset<B: EncoderBackend>(
     settings: &EvalSettings,
     device: &B::Device,
 ) -> Result<Outcome, EvalError> {
-    let start = Instant::now();
-    let corpus_file = collection_file(dataset, "corpus");
-    let corpus = read_corpus(&corpus_file)?;
-    let queries = read_queries(&collection_file(dataset, "queries"))?;
-    let qrels_file = qrels_file(dataset, &settings.split);
-    let mut qrels = read_qrels(&qrels_file)?;
-    if corpus.is_empty() {
-        return Err(EvalError::Search(format!(
-            "{}: the corpus is empty",
-            corpus_file.display()
-        )));
-    }
-    let mut judged: Vec<&String> = qrels.keys().collect();
-    judged.sort_by_key(|q| (queries.position(q).unwrap_or(usize::MAX), q.to_string()));
-    let unknown_query_ids = judged
-        .iter()
-        .filter(|q| queries.position(q).is_none())
-        .count();
-    let unknown_doc_judgements = qrels
-        .values()
-        .flat_map(|m| m.keys())
-        .filter(|d| corpus.position(d).is_none())
-        .count();
-    let num_judged_queries = judged.len();
-    let mut eval_queries: Vec<String> = judged
-        .iter()
-        .filter(|q| queries.position(q).is_some())
-        .map(|q| q.to_string())
-        .collect();
-    if let Some(n) = settings.max_queries {
-        eval_queries.truncate(n);
-        let keep: std::collections::HashSet<&String> = eval_queries.iter().collect();
-        qrels.retain(|q, _| keep.contains(q));
-    }
-    if eval_queries.is_empty() {
-        return Err(EvalError::Search(format!(
-            "{}: no judged query has a text in the queries file",
-            qrels_file.display()
-        )));
-    }
-    let load = start.elapsed().as_secs_f64();
+    let data = Loaded::read(dataset, settings)?;
+    let mut timings = Timings::default();
 
     let t = Instant::now();
     let cache = match (&settings.cache_dir, model_dir) {
         (Some(dir), Some(m)) => Some((
             EmbeddingCache::new(dir),
-            corpus_key(m, encoder, &corpus_file)?,
+            corpus_key(m, encoder, &data.corpus_file)?,
         )),
         _ => None,
     };
     let cached = match &cache {
-        Some((c, key)) => c.load(key)?.filter(|e| e.rows == corpus.len()),
+        Some((c, key)) => c.load(key)?.filter(|e| e.rows == data.corpus.len()),
         None => None,
     };
     let cache_hit = cached.is_some();
@@ -282,7 +381,7 @@ pub fn evaluate_dataset<B: EncoderBackend>(
             let e = encode(
                 encoder,
                 Side::Passage,
-                &corpus.texts().collect::<Vec<_>>(),
+                &data.corpus.texts().collect::<Vec<_>>(),
                 settings,
                 device,
                 "corpus",
@@ -293,65 +392,61 @@ pub fn evaluate_dataset<B: EncoderBackend>(
             e
         }
     };
-    let encode_corpus = if cache_hit {
-        0.0
-    } else {
-        t.elapsed().as_secs_f64()
-    };
+    if !cache_hit {
+        timings.encode_corpus = t.elapsed().as_secs_f64();
+    }
 
     let t = Instant::now();
-    let texts: Vec<&str> = eval_queries
-        .iter()
-        .map(|q| queries.get(q).expect("filtered"))
-        .collect();
-    let q_emb = encode(encoder, Side::Query, &texts, settings, device, "queries")?;
-    let encode_queries = t.elapsed().as_secs_f64();
+    let q_emb = encode(
+        encoder,
+        Side::Query,
+        &data.queries(),
+        settings,
+        device,
+        "queries",
+    )?;
+    timings.encode_queries = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let hits = search(&q_emb, &doc_emb, settings.k, settings.similarity)
         .map_err(|e| EvalError::Search(e.to_string()))?;
-    let search_s = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let (run, summary_metrics, per_query, num_queries) =
-        score(&eval_queries, &hits, &corpus, &qrels, settings);
-    let metrics_s = t.elapsed().as_secs_f64();
-    let collection = dataset
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| dataset.display().to_string());
-    let get = |k: &str| summary_metrics.get(k).copied().unwrap_or(0.0);
-    let summary = Summary {
-        ndcg_10: get("ndcg@10"),
-        mrr_10: get("mrr@10"),
-        recall_100: get("recall@100"),
-        num_queries,
-        model: model.to_string(),
-        collection,
-        split: settings.split.clone(),
-        num_docs: corpus.len(),
-        num_judged_queries,
-        unknown_query_ids,
-        unknown_doc_judgements,
-        similarity: settings.similarity,
-        k: settings.k,
+    timings.search = t.elapsed().as_secs_f64();
+    Ok(data.finish(
+        &hits,
+        model,
+        dataset,
+        Some(settings.similarity),
         cache_hit,
-        timings_s: Timings {
-            load,
-            encode_corpus,
-            encode_queries,
-            search: search_s,
-            metrics: metrics_s,
-            total: start.elapsed().as_secs_f64(),
-        },
-        metrics: summary_metrics,
-    };
-    Ok(Outcome {
-        summary,
-        per_query,
-        run,
-        qrels,
-    })
+        settings,
+        timings,
+    ))
+}
+
+/// Evaluates BM25 ([`Bm25Index`]) on the BEIR folder `dataset` exactly as a dense model: the
+/// same judged queries, cut-offs and report. Indexing is timed as `encode_corpus`, retrieval as
+/// `search`; the summary's `similarity` is empty.
+pub fn evaluate_bm25(
+    dataset: &Path,
+    params: Bm25Params,
+    model: &str,
+    settings: &EvalSettings,
+) -> Result<Outcome, EvalError> {
+    let data = Loaded::read(dataset, settings)?;
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let pb = bar(settings.progress, data.corpus.len(), "bm25 index");
+    let index = Bm25Index::build(&data.corpus.texts().collect::<Vec<_>>(), params, |n| {
+        pb.inc(n as u64)
+    });
+    pb.finish_and_clear();
+    timings.encode_corpus = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let texts = data.queries();
+    let pb = bar(settings.progress, texts.len(), "bm25 search");
+    let hits = index.search_all(&texts, settings.k, |n| pb.inc(n as u64));
+    pb.finish_and_clear();
+    timings.search = t.elapsed().as_secs_f64();
+    Ok(data.finish(&hits, model, dataset, None, false, settings, timings))
 }
 
 type Scored = (

@@ -83,6 +83,12 @@ pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, 
         top_k_plot: sibling(summary_path, ".topk.png"),
         levels_plot: sibling(summary_path, ".levels.png"),
     };
+    if let Some(dir) = summary_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
     write_plots(outcome, &w)?;
     write_atomic(&w.run, run_text(&outcome.run, "rankwise").as_bytes())?;
     write_atomic(&w.per_query, &json_bytes(&outcome.per_query))?;
