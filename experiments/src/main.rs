@@ -31,6 +31,8 @@ enum Command {
     Embed(commands::embed::Args),
     /// Evaluate a model on BEIR folders: exact search, nDCG@10, MRR@10, Recall@100.
     Evaluate(commands::evaluate::Args),
+    /// Lucene-style BM25 on BEIR folders, evaluated like a dense model.
+    Bm25(commands::bm25::Args),
     /// Fine-tune a bi-encoder from a TOML config (WS2, InfoNCE, ListNet, RankNet).
     Train(commands::train::Args),
     /// The README's CPU run: fine-tune on the shipped synthetic data with WS2 and InfoNCE,
@@ -40,6 +42,8 @@ enum Command {
     Graded(commands::graded::Args),
     /// One of the paper's four runs (train + evaluate) from `experiments/configs`.
     Reproduce(commands::reproduce::Args),
+    /// The paper's comparison at CPU scale: dev-chosen τ and lr, seeds, significance tests.
+    Study(commands::study::Args),
     /// Graded contexts from a real corpus: dense retrieval + rank bands, no LLM.
     Mine(commands::mine::Args),
     /// Write synthetic passages at relevance levels 3/2/1/0 for each query with an LLM server.
@@ -51,11 +55,13 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),
+        Command::Bm25(args) => commands::bm25::run(args).map(|_| ()),
         Command::Generate(args) => commands::generate::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Quickstart(args) => commands::quickstart::run(args),
         Command::Graded(args) => commands::graded::run(args),
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Mine(args) => commands::mine::run(args),
+        Command::Study(args) => commands::study::run(args),
     }
 }

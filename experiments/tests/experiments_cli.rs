@@ -197,3 +197,153 @@ fn the_four_paper_configs_run_end_to_end_on_the_published_layout() {
         assert!(out.join("model/model.safetensors").is_file());
     }
 }
+
+#[test]
+fn bm25_and_mined_bm25_contexts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bm25.json");
+    run_ok(
+        experiments()
+            .args(["bm25", "--dataset", "med", "--quiet", "--output"])
+            .arg(&out),
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(s["num_queries"], 30);
+    assert!(s["similarity"].is_null());
+    // bm25s (k1 1.2, b 0.75, Lucene stop words, Snowball): MED nDCG@10 0.6986.
+    assert!((s["ndcg@10"].as_f64().unwrap() - 0.6986).abs() < 0.01);
+
+    let mined = dir.path().join("top5.tsv");
+    let stdout = run_ok(
+        experiments()
+            .args([
+                "mine",
+                "--teacher",
+                "bm25",
+                "--dataset",
+                "med",
+                "--split",
+                "test",
+            ])
+            .args(["--ranked", "5", "--out"])
+            .arg(&mined),
+    );
+    assert!(stdout.contains("rows for 30 queries"), "{stdout}");
+    let text = std::fs::read_to_string(&mined).unwrap();
+    let qrels = std::fs::read_to_string(
+        rankwise_assets::dataset("med")
+            .unwrap()
+            .join("qrels/test.tsv"),
+    )
+    .unwrap();
+    let judged: std::collections::HashSet<(String, String)> = qrels
+        .lines()
+        .skip(1)
+        .filter(|l| l.split('\t').nth(2).is_some_and(|s| s != "0"))
+        .map(|l| {
+            let mut f = l.split('\t');
+            (f.next().unwrap().into(), f.next().unwrap().into())
+        })
+        .collect();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 30 * 5);
+    for r in &rows {
+        assert!(
+            !judged.contains(&(r[0].to_string(), r[1].to_string())),
+            "{r:?} is a positive"
+        );
+        assert!(("1"..="5").contains(&r[2]));
+    }
+    // A dense teacher needs a model.
+    let out = experiments()
+        .args(["mine", "--dataset", "med", "--ranked", "5", "--out"])
+        .arg(dir.path().join("x.tsv"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--model"));
+}
+
+#[test]
+fn study_smoke_resumes_and_refuses_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let study = || {
+        let mut c = experiments();
+        c.args(["study", "--smoke", "--model"])
+            .arg(tiny())
+            .arg("--output")
+            .arg(&out);
+        c
+    };
+    let first = run_ok(&mut study());
+    assert!(first.contains("synth_multilevel − synth_binary"), "{first}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("study.json")).unwrap()).unwrap();
+    let rows = v["collections"]["scifact"]["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["run"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "base",
+            "bm25",
+            "real_binary",
+            "synth_binary",
+            "synth_multilevel",
+            "synth_plus_real",
+            "synth_multilevel_listnet"
+        ]
+    );
+    for r in &rows[1..] {
+        let p = r["vs_base"]["p_value"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0);
+    }
+    for f in [
+        "study.md",
+        "study.png",
+        "select/choice.json",
+        "data/dev/qrels/test.tsv",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // Training and dev queries are disjoint.
+    let dev: std::collections::HashSet<String> =
+        std::fs::read_to_string(out.join("data/dev/qrels/test.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').next().unwrap().to_string())
+            .collect();
+    for f in [
+        "data/real-train.tsv",
+        "data/synthetic-train.tsv",
+        "data/bm25-top30.tsv",
+    ] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(
+            text.lines()
+                .skip(1)
+                .all(|l| !dev.contains(l.split('\t').next().unwrap())),
+            "{f}"
+        );
+    }
+    // A second run reuses every finished unit: no training, same table.
+    let models = out.join("runs/synth_multilevel/seed0/train/metrics.jsonl");
+    let before = std::fs::metadata(&models).unwrap().modified().unwrap();
+    let second = run_ok(&mut study());
+    assert_eq!(
+        std::fs::metadata(&models).unwrap().modified().unwrap(),
+        before
+    );
+    let table = |s: &str| s[s.find("### scifact").unwrap()..].to_string();
+    assert_eq!(table(&first), table(&second));
+    // Other settings in the same folder are refused.
+    let out2 = study().args(["--query-max-length", "32"]).output().unwrap();
+    assert!(!out2.status.success());
+    assert!(String::from_utf8_lossy(&out2.stderr).contains("other settings"));
+}

@@ -28,7 +28,7 @@ pub use config::{AnyDataset, DatasetConfig};
 pub use error::DataError;
 pub use item::{EpochDataset, GroupedDataset, TrainBatch, TrainBatcher, TrainItem};
 pub use multilevel::{MultiLevelConfig, MultiLevelDataset, PassageSelection};
-pub use pseudo::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label};
+pub use pseudo::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts};
 pub use read::{
     Collection, QrelRow, collection_file, qrels_file, read_corpus, read_qrels, read_queries,
 };

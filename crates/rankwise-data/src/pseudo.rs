@@ -94,6 +94,51 @@ impl PseudoLabelConfig {
     }
 }
 
+/// Each query's judged positives (grade ≥ `min_grade`) with their grades, queries in order of
+/// first appearance.
+fn group_positives(qrels: &[QrelRow], min_grade: i64) -> Vec<(String, Vec<(String, i64)>)> {
+    let mut positives: Vec<(String, Vec<(String, i64)>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for r in qrels {
+        let grade = r.score as i64;
+        if grade < min_grade {
+            continue;
+        }
+        let slot = *index.entry(r.query_id.clone()).or_insert_with(|| {
+            positives.push((r.query_id.clone(), Vec::new()));
+            positives.len() - 1
+        });
+        positives[slot].1.push((r.doc_id.clone(), grade));
+    }
+    positives
+}
+
+/// The ranked real contexts of every query that has a positive in `qrels` and candidates in
+/// `ranked` (best first): its first `depth` candidates that are not judged positives (grade ≥
+/// `min_positive_grade`), as `(query, doc, rank)` rows with the 1-based rank as score — the form
+/// of the paper's BM25 top documents, read as negatives with a score transform.
+pub fn ranked_contexts(
+    qrels: &[QrelRow],
+    ranked: &std::collections::HashMap<String, Vec<String>>,
+    depth: usize,
+    min_positive_grade: i64,
+) -> Vec<(String, String, i64)> {
+    let mut rows = Vec::new();
+    for (query, pos) in group_positives(qrels, min_positive_grade) {
+        let Some(candidates) = ranked.get(&query) else {
+            continue;
+        };
+        let kept = candidates
+            .iter()
+            .filter(|d| !pos.iter().any(|(p, _)| p == *d))
+            .take(depth);
+        for (rank, d) in kept.enumerate() {
+            rows.push((query.clone(), d.clone(), rank as i64 + 1));
+        }
+    }
+    rows
+}
+
 /// Labels every query that has a positive in `qrels` and a candidate list in `ranked`
 /// (document ids, best first): returns `(query, doc, level)` rows, positives first.
 pub fn pseudo_label(
@@ -103,19 +148,7 @@ pub fn pseudo_label(
     config: &PseudoLabelConfig,
 ) -> Result<Vec<(String, String, i64)>, DataError> {
     config.validate()?;
-    let mut positives: Vec<(String, Vec<(String, i64)>)> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    for r in qrels {
-        let grade = r.score as i64;
-        if grade < config.min_positive_grade {
-            continue;
-        }
-        let slot = *index.entry(r.query_id.clone()).or_insert_with(|| {
-            positives.push((r.query_id.clone(), Vec::new()));
-            positives.len() - 1
-        });
-        positives[slot].1.push((r.doc_id.clone(), grade));
-    }
+    let positives = group_positives(qrels, config.min_positive_grade);
     let mut rows = Vec::new();
     for (qi, (query, pos)) in positives.iter().enumerate() {
         let Some(candidates) = ranked.get(query) else {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rankwise_data::{
     Collection, GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection,
-    PseudoLabelConfig, QrelRow, RandomBand, RankBand, TrainBatcher, pseudo_label,
+    PseudoLabelConfig, QrelRow, RandomBand, RankBand, TrainBatcher, pseudo_label, ranked_contexts,
 };
 use rankwise_encoder::TextTokenizer;
 
@@ -124,6 +124,37 @@ fn rank_bands_positives_and_random() {
             .to_string()
             .contains("bands[0]")
     );
+}
+
+#[test]
+fn ranked_contexts_skip_positives_and_keep_rank_as_score() {
+    let row = |q: &str, d: &str, score: f64| QrelRow {
+        query_id: q.into(),
+        doc_id: d.into(),
+        score,
+        line: 0,
+    };
+    // "q" has positive d2 (d9 is judged non-relevant: it stays a candidate); "r" has no
+    // candidates; "s" has no positive.
+    let qrels = vec![
+        row("q", "d2", 1.0),
+        row("q", "d9", 0.0),
+        row("r", "d1", 2.0),
+        row("s", "d3", 0.0),
+    ];
+    let ranked: HashMap<String, Vec<String>> = [
+        ("q", vec!["d4", "d2", "d9", "d1", "d5"]),
+        ("s", vec!["d3", "d4"]),
+    ]
+    .into_iter()
+    .map(|(q, d)| (q.to_string(), d.into_iter().map(String::from).collect()))
+    .collect();
+    let rows = ranked_contexts(&qrels, &ranked, 3, 1);
+    let expected: Vec<(String, String, i64)> = [("d4", 1), ("d9", 2), ("d1", 3)]
+        .into_iter()
+        .map(|(d, r)| ("q".to_string(), d.to_string(), r))
+        .collect();
+    assert_eq!(rows, expected);
 }
 
 #[test]

@@ -19,13 +19,15 @@ pub enum PlotError {
 }
 
 /// Series colours (colour-blind friendly).
-pub const PALETTE: [[u8; 3]; 6] = [
+pub const PALETTE: [[u8; 3]; 8] = [
     [0, 114, 178],
     [213, 94, 0],
     [0, 158, 115],
     [204, 121, 167],
     [230, 159, 0],
     [86, 180, 233],
+    [140, 140, 140],
+    [240, 228, 66],
 ];
 
 struct Canvas {
@@ -118,16 +120,12 @@ const RIGHT: f64 = 880.0;
 const TOP: f64 = 60.0;
 const BOTTOM: f64 = 480.0;
 
-fn frame(
-    c: &mut Canvas,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    (x0, x1): (f64, f64),
-    (y0, y1): (f64, f64),
-) {
+/// Title, y label, both axis lines and the five value ticks of `(y0, y1)` — what every chart
+/// shares.
+fn y_axis(c: &mut Canvas, title: &str, y_label: &str, (y0, y1): (f64, f64)) {
     let grey = [90, 90, 90];
     c.text(LEFT as i64, 16, title, [0, 0, 0]);
+    c.text(LEFT as i64, 38, y_label, [0, 0, 0]);
     c.rect(LEFT as i64, TOP as i64, LEFT as i64, BOTTOM as i64, grey);
     c.rect(
         LEFT as i64,
@@ -141,6 +139,21 @@ fn frame(
         let y = BOTTOM - t * (BOTTOM - TOP);
         c.rect(LEFT as i64 - 6, y as i64, LEFT as i64, y as i64, grey);
         c.text(4, y as i64 - 7, &tick(y0 + t * (y1 - y0)), grey);
+    }
+}
+
+fn frame(
+    c: &mut Canvas,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    (x0, x1): (f64, f64),
+    yr: (f64, f64),
+) {
+    let grey = [90, 90, 90];
+    y_axis(c, title, y_label, yr);
+    for i in 0..=4 {
+        let t = i as f64 / 4.0;
         let x = LEFT + t * (RIGHT - LEFT);
         c.rect(x as i64, BOTTOM as i64, x as i64, BOTTOM as i64 + 6, grey);
         let label = tick(x0 + t * (x1 - x0));
@@ -157,7 +170,6 @@ fn frame(
         x_label,
         [0, 0, 0],
     );
-    c.text(LEFT as i64, 38, y_label, [0, 0, 0]);
 }
 
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -227,6 +239,21 @@ pub fn line_chart(
     c.save(path)
 }
 
+/// A legend in rows from `y` down, wrapped within the plot's width (many or long names).
+fn wrapped_legend(c: &mut Canvas, names: &[&str], y: i64) {
+    let (mut x, mut y) = (LEFT as i64, y);
+    for (i, n) in names.iter().enumerate() {
+        let width = 12 * (n.chars().count() as i64 + 4);
+        if x + width > RIGHT as i64 && x > LEFT as i64 {
+            x = LEFT as i64;
+            y += 20;
+        }
+        c.rect(x, y, x + 18, y + 12, PALETTE[i % PALETTE.len()]);
+        c.text(x + 24, y, n, [0, 0, 0]);
+        x += width;
+    }
+}
+
 /// Overlaid histograms (as outlined step curves, normalised to fractions) of `(name, values)`.
 pub fn histogram(
     path: &Path,
@@ -275,5 +302,75 @@ pub fn histogram(
         c.line(prev, (sx(xr.1), sy(0.0)), colour);
     }
     legend(&mut c, &groups.iter().map(|g| g.0).collect::<Vec<_>>());
+    c.save(path)
+}
+
+/// One bar of a [`bar_chart`]: a value and the half-width of its error bar (0: none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    /// Height.
+    pub value: f64,
+    /// Error-bar half-width (e.g. one standard deviation).
+    pub error: f64,
+}
+
+/// Grouped bars: one group per category (labelled under the axis), one coloured bar per series
+/// in each group, with error bars. The value axis starts at `floor` (e.g. a little under the
+/// smallest bar, so that small differences are visible; the axis labels say where it starts).
+pub fn bar_chart(
+    path: &Path,
+    title: &str,
+    y_label: &str,
+    categories: &[&str],
+    series: &[(&str, Vec<Bar>)],
+    floor: f64,
+) -> Result<(), PlotError> {
+    let tops = series
+        .iter()
+        .flat_map(|s| s.1.iter().map(|b| b.value + b.error.max(0.0)));
+    let (_, hi) = range(tops.chain(std::iter::once(floor + 1e-6)));
+    let yr = (floor, hi + (hi - floor) * 0.05);
+    let mut c = Canvas::new(W, H + 40);
+    y_axis(&mut c, title, y_label, yr);
+    let sy = |v: f64| BOTTOM - (v - yr.0) / (yr.1 - yr.0) * (BOTTOM - TOP);
+    let groups = categories.len().max(1) as f64;
+    let slot = (RIGHT - LEFT) / groups;
+    let width = slot * 0.8 / series.len().max(1) as f64;
+    for (g, name) in categories.iter().enumerate() {
+        let x0 = LEFT + g as f64 * slot + slot * 0.1;
+        for (s, (_, bars)) in series.iter().enumerate() {
+            let Some(bar) = bars.get(g) else { continue };
+            if !bar.value.is_finite() {
+                continue;
+            }
+            let colour = PALETTE[s % PALETTE.len()];
+            let (a, z) = (x0 + s as f64 * width, x0 + (s as f64 + 1.0) * width - 2.0);
+            let top = sy(bar.value.max(yr.0));
+            c.rect(a as i64, top as i64, z as i64, BOTTOM as i64 - 1, colour);
+            if bar.error > 0.0 {
+                let mid = (a + z) / 2.0;
+                let (lo, up) = (
+                    sy((bar.value - bar.error).max(yr.0)),
+                    sy(bar.value + bar.error),
+                );
+                c.line((mid, lo), (mid, up), [0, 0, 0]);
+                c.line((mid - 3.0, up), (mid + 3.0, up), [0, 0, 0]);
+                c.line((mid - 3.0, lo), (mid + 3.0, lo), [0, 0, 0]);
+            }
+        }
+        let label: String = name.chars().take((slot / 12.0) as usize).collect();
+        let mid = LEFT + (g as f64 + 0.5) * slot;
+        c.text(
+            mid as i64 - 6 * label.len() as i64,
+            BOTTOM as i64 + 12,
+            &label,
+            [0, 0, 0],
+        );
+    }
+    wrapped_legend(
+        &mut c,
+        &series.iter().map(|s| s.0).collect::<Vec<_>>(),
+        BOTTOM as i64 + 36,
+    );
     c.save(path)
 }

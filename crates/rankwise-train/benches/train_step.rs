@@ -54,7 +54,7 @@ fn main() {
             })
             .collect()
     };
-    let objective = Objective::new(&LossSettings::default());
+    let objective = Objective::new(&LossSettings::default(), 1.0);
     let mut optim = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(0.0)

@@ -30,8 +30,11 @@ pub enum LossKind {
 pub struct LossSettings {
     /// Objective.
     pub kind: LossKind,
-    /// Softmax temperature τ of the scores.
-    pub temperature: f64,
+    /// Softmax temperature τ of the scores. Unset: [`LossSettings::default_temperature`] for
+    /// the model (the paper's τ = 1 for unnormalised embeddings; for unit-norm embeddings,
+    /// whose scores are cosines in [−1, 1], a smaller τ chosen per loss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
     /// InfoNCE: levels at or above this are positives.
     pub positive_threshold: i64,
     /// Score every query against all passages of the batch (the paper's in-batch negatives).
@@ -42,12 +45,39 @@ impl Default for LossSettings {
     fn default() -> Self {
         Self {
             kind: LossKind::Ws2,
-            temperature: 1.0,
+            temperature: None,
             positive_threshold: 1,
             in_batch: true,
         }
     }
 }
+
+impl LossSettings {
+    /// τ for a model whose embeddings are unit-normalised (`normalized`) or not, when the config
+    /// leaves it unset. Unnormalised (Contriever, as in the paper): 1. Unit-norm scores are
+    /// cosines, so τ = 1 leaves every softmax nearly flat: InfoNCE takes 0.05 (the
+    /// sentence-transformers default, scale 20); WS2 and ListNet take
+    /// [`NORMALIZED_LISTWISE_TEMPERATURE`] (0.2): at 0.05 WS2 has collapsed a unit-norm model
+    /// (every score squeezed into a narrow band), and on a dev split 0.05 and 0.2 came within
+    /// 0.003 nDCG@10 of each other (RESULTS.md), so the default is the value that does not
+    /// collapse.
+    pub fn default_temperature(&self, normalized: bool) -> f64 {
+        match (normalized, self.kind) {
+            (false, _) => 1.0,
+            (true, LossKind::Infonce | LossKind::Ranknet) => 0.05,
+            (true, LossKind::Ws2 | LossKind::Listnet) => NORMALIZED_LISTWISE_TEMPERATURE,
+        }
+    }
+
+    /// The temperature to train with: the configured one, else the default for the model.
+    pub fn temperature_for(&self, normalized: bool) -> f64 {
+        self.temperature
+            .unwrap_or_else(|| self.default_temperature(normalized))
+    }
+}
+
+/// Default τ of WS2 and ListNet for unit-norm embeddings (see [`LossSettings::default_temperature`]).
+pub const NORMALIZED_LISTWISE_TEMPERATURE: f64 = 0.2;
 
 /// Shape of the learning-rate warm-up (DeepSpeed's `warmup_type`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -316,9 +346,11 @@ impl TrainConfig {
             ),
             (self.epochs >= 1, "epochs", "must be at least 1".into()),
             (
-                self.loss.temperature > 0.0 && self.loss.temperature.is_finite(),
+                self.loss
+                    .temperature
+                    .is_none_or(|t| t > 0.0 && t.is_finite()),
                 "loss.temperature",
-                format!("must be > 0, got {}", self.loss.temperature),
+                format!("must be > 0, got {:?}", self.loss.temperature),
             ),
         ];
         for (ok, key, detail) in checks {
@@ -338,5 +370,33 @@ impl TrainConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE};
+
+    #[test]
+    fn an_unset_temperature_follows_the_model_and_a_set_one_wins() {
+        let loss = |kind, temperature| LossSettings {
+            kind,
+            temperature,
+            ..LossSettings::default()
+        };
+        for kind in [LossKind::Ws2, LossKind::Infonce, LossKind::Listnet] {
+            assert_eq!(loss(kind, None).temperature_for(false), 1.0);
+            assert_eq!(loss(kind, Some(0.3)).temperature_for(true), 0.3);
+        }
+        assert_eq!(loss(LossKind::Infonce, None).temperature_for(true), 0.05);
+        assert_eq!(
+            loss(LossKind::Ws2, None).temperature_for(true),
+            NORMALIZED_LISTWISE_TEMPERATURE
+        );
+        // Unset stays unset in a written config, and a written τ reads back.
+        let text = toml::to_string(&loss(LossKind::Ws2, None)).unwrap();
+        assert!(!text.contains("temperature"), "{text}");
+        let back: LossSettings = toml::from_str("kind = \"ws2\"\ntemperature = 0.5").unwrap();
+        assert_eq!(back.temperature, Some(0.5));
     }
 }

@@ -19,7 +19,10 @@ pub mod schedule;
 pub mod step;
 pub mod trainer;
 
-pub use config::{LossKind, LossSettings, OptimizerSettings, TrainConfig, WarmupShape};
+pub use config::{
+    LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE, OptimizerSettings, TrainConfig,
+    WarmupShape,
+};
 pub use error::TrainError;
 pub use loss::Objective;
 pub use schedule::LrSchedule;

@@ -22,9 +22,9 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Builds the objective of `settings`.
-    pub fn new(settings: &LossSettings) -> Self {
-        let t = settings.temperature;
+    /// Builds the objective of `settings` at temperature `t` (see
+    /// [`LossSettings::temperature_for`]).
+    pub fn new(settings: &LossSettings, t: f64) -> Self {
         match settings.kind {
             LossKind::Ws2 => Self::Ws2(WassersteinLoss::new(
                 WassersteinLossConfig::new()

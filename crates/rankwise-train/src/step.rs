@@ -27,6 +27,9 @@ use crate::loss::Objective;
 pub struct StepResult {
     /// The loss (a host value).
     pub loss: f64,
+    /// Mean over queries of the standard deviation of each query's scores (before the
+    /// temperature): how far apart the model still places passages ([`score_spread`]).
+    pub score_spread: f64,
     /// Gradients on the first device.
     pub grads: GradientsParams,
 }
@@ -122,6 +125,15 @@ pub fn scores<B: burn::tensor::backend::Backend>(
     (q.reshape([b, 1, h]) * p).sum_dim(2).reshape([b, group])
 }
 
+/// Mean over rows of the standard deviation of each row of `scores` (no gradient). A list-wise
+/// loss whose target is nearly flat over the in-batch passages (WS2 with `softmax(labels)` at a
+/// low temperature on unit-norm embeddings) can be met by squeezing every score into a narrow
+/// band; this number falling far below its starting value is the sign.
+pub fn score_spread<B: burn::tensor::backend::AutodiffBackend>(scores: &Tensor<B, 2>) -> f64 {
+    let s = scores.clone().inner();
+    s.var(1).sqrt().mean().into_scalar().elem::<f64>()
+}
+
 fn labels<B: burn::tensor::backend::Backend>(
     batch: &TrainBatch,
     device: &B::Device,
@@ -172,10 +184,16 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     if parts.len() == 1 {
         let model = &replicas[0];
         let (q, p) = embed(model, options, batch, 0..batch.len(), dropout, main);
-        let loss = objective.forward(scores(q, p, g, in_batch), labels(batch, main))?;
+        let s = scores(q, p, g, in_batch);
+        let score_spread = score_spread(&s);
+        let loss = objective.forward(s, labels(batch, main))?;
         let value = loss.clone().into_scalar().elem::<f64>();
         let grads = GradientsParams::from_grads(loss.backward(), model);
-        return Ok(StepResult { loss: value, grads });
+        return Ok(StepResult {
+            loss: value,
+            score_spread,
+            grads,
+        });
     }
     // Pass 1: embeddings without a graph, gathered on the first device.
     let mut q_parts = Vec::new();
@@ -189,10 +207,9 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     }
     let q_all = Tensor::<B, 2>::from_inner(Tensor::cat(q_parts, 0)).require_grad();
     let p_all = Tensor::<B, 2>::from_inner(Tensor::cat(p_parts, 0)).require_grad();
-    let loss = objective.forward(
-        scores(q_all.clone(), p_all.clone(), g, in_batch),
-        labels(batch, main),
-    )?;
+    let s = scores(q_all.clone(), p_all.clone(), g, in_batch);
+    let score_spread = score_spread(&s);
+    let loss = objective.forward(s, labels(batch, main))?;
     let value = loss.clone().into_scalar().elem::<f64>();
     let grads = loss.backward();
     let gq = q_all.grad(&grads).expect("queries take part in the loss");
@@ -215,6 +232,7 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     }
     Ok(StepResult {
         loss: value,
+        score_spread,
         grads: acc.grads(),
     })
 }

@@ -49,6 +49,8 @@ pub struct StepLog {
     pub lr: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
+    /// Mean standard deviation of each query's in-batch scores (before the temperature).
+    pub score_spread: f64,
     /// Queries per second.
     pub queries_per_s: f64,
     /// Real (unpadded) tokens per second.
@@ -73,6 +75,24 @@ pub struct TrainOutcome {
     pub model_dir: Option<PathBuf>,
     /// Wall time of this invocation.
     pub seconds: f64,
+    /// Warnings raised while training (also printed), e.g. a collapsed score spread.
+    pub warnings: Vec<String>,
+}
+
+/// A score spread below this share of the run's first logged step is reported as a collapse.
+pub const SPREAD_COLLAPSE_RATIO: f64 = 0.25;
+
+/// The warning for a collapsed score spread, if `spread` fell below
+/// [`SPREAD_COLLAPSE_RATIO`] × `first`.
+pub fn spread_warning(first: f64, spread: f64, step: u64, temperature: f64) -> Option<String> {
+    (first > 0.0 && spread < SPREAD_COLLAPSE_RATIO * first).then(|| {
+        format!(
+            "the spread of the in-batch scores collapsed: {spread:.4} at step {step}, {first:.4} \
+             at the start. The loss is being met by squeezing every score together, which \
+             ruins retrieval; τ = {temperature} is likely too low for this model (unit-norm \
+             embeddings need a larger τ with WS2; see RESULTS.md)"
+        )
+    })
 }
 
 fn log_line(path: &Path, line: &StepLog) -> Result<(), TrainError> {
@@ -147,6 +167,8 @@ pub struct StepStats {
     pub loss: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
+    /// Mean score spread of the micro-batches ([`crate::step::score_spread`]).
+    pub score_spread: f64,
     /// Real tokens embedded.
     pub tokens: usize,
 }
@@ -177,6 +199,7 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
             .collect();
         let mut accumulator = GradientsAccumulator::<BiEncoderModel<B>>::new();
         let mut loss_sum = 0.0;
+        let mut spread_sum = 0.0;
         let mut tokens = 0;
         for (micro, batch) in micro_batches.iter().enumerate() {
             tokens += batch.tokens();
@@ -199,6 +222,7 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
                 });
             }
             loss_sum += r.loss;
+            spread_sum += r.score_spread;
             accumulator.accumulate(&model, r.grads);
         }
         let mut grads = accumulator.grads();
@@ -212,6 +236,7 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
             StepStats {
                 loss: loss_sum / micro_batches.len().max(1) as f64,
                 grad_norm,
+                score_spread: spread_sum / micro_batches.len().max(1) as f64,
                 tokens,
             },
         ))
@@ -348,7 +373,14 @@ pub fn train<B: crate::TrainingBackend>(
         std::fs::remove_file(&metrics).map_err(|e| TrainError::io(&metrics, e))?;
     }
 
-    let objective = Objective::new(&config.loss);
+    let temperature = config.loss.temperature_for(encoder.options.normalize);
+    if config.loss.temperature.is_none() {
+        let mut resolved = config.clone();
+        resolved.loss.temperature = Some(temperature);
+        let text = toml::to_string(&resolved).expect("config serialises");
+        rankwise_data::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
+    }
+    let objective = Objective::new(&config.loss, temperature);
     let settings = StepSettings::<B> {
         options: &encoder.options,
         objective: &objective,
@@ -371,6 +403,8 @@ pub fn train<B: crate::TrainingBackend>(
     } else {
         ProgressBar::hidden()
     };
+    let mut warnings: Vec<String> = Vec::new();
+    let mut first_spread = None;
     let mut order_epoch = u64::MAX;
     let mut order = Vec::new();
     let run_start = Instant::now();
@@ -383,6 +417,7 @@ pub fn train<B: crate::TrainingBackend>(
                 losses: state.losses,
                 model_dir: None,
                 seconds: start.elapsed().as_secs_f64(),
+                warnings,
             });
         }
         let step_start = Instant::now();
@@ -418,6 +453,13 @@ pub fn train<B: crate::TrainingBackend>(
         model = next;
         let (loss, grad_norm, tokens) = (stats.loss, stats.grad_norm, stats.tokens);
         state.step += 1;
+        let first = *first_spread.get_or_insert(stats.score_spread);
+        if warnings.is_empty()
+            && let Some(w) = spread_warning(first, stats.score_spread, state.step, temperature)
+        {
+            pb.suspend(|| eprintln!("warning: {w}"));
+            warnings.push(w);
+        }
         state.losses.push(loss);
         let secs = step_start.elapsed().as_secs_f64();
         let mut line = StepLog {
@@ -426,6 +468,7 @@ pub fn train<B: crate::TrainingBackend>(
             loss,
             lr,
             grad_norm,
+            score_spread: stats.score_spread,
             queries_per_s: queries as f64 / secs,
             tokens_per_s: tokens as f64 / secs,
             elapsed_s: run_start.elapsed().as_secs_f64(),
@@ -471,12 +514,21 @@ pub fn train<B: crate::TrainingBackend>(
         losses: state.losses,
         model_dir: Some(model_dir),
         seconds: start.elapsed().as_secs_f64(),
+        warnings,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::EpochPlan;
+    use super::{EpochPlan, spread_warning};
+
+    #[test]
+    fn a_collapsed_spread_is_reported_once_below_a_quarter() {
+        assert!(spread_warning(0.2, 0.06, 10, 0.05).is_none());
+        let w = spread_warning(0.2, 0.04, 30, 0.05).unwrap();
+        assert!(w.contains("step 30") && w.contains("τ = 0.05"), "{w}");
+        assert!(spread_warning(0.0, 0.0, 1, 1.0).is_none());
+    }
 
     #[test]
     fn the_last_partial_batch_and_step_are_kept() {

@@ -244,10 +244,13 @@ fn gradcache_over_two_devices_equals_one_pass() {
         (LossKind::Ws2, dropped),
         (LossKind::Infonce, dropped),
     ] {
-        let objective = Objective::new(&rankwise_train::LossSettings {
-            kind,
-            ..Default::default()
-        });
+        let objective = Objective::new(
+            &rankwise_train::LossSettings {
+                kind,
+                ..Default::default()
+            },
+            1.0,
+        );
         let model = encoder.model.clone();
         let one = batch_gradients(
             std::slice::from_ref(&model),

@@ -143,12 +143,15 @@ fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
     let device = Default::default();
     let encoder = BiEncoder::<B>::load_with(&tiny_model(), options, &device).unwrap();
     let micro = batches(run, &TrainBatcher::for_encoder(&encoder));
-    let objective = Objective::new(&LossSettings {
-        kind,
-        temperature: 1.0,
-        positive_threshold: 1,
-        in_batch: true,
-    });
+    let objective = Objective::new(
+        &LossSettings {
+            kind,
+            temperature: Some(1.0),
+            positive_threshold: 1,
+            in_batch: true,
+        },
+        1.0,
+    );
     let devs = vec![device; devices];
     let accumulation = recipe["grad_accumulation"].as_u64().unwrap() as usize;
     let settings = StepSettings::<B> {

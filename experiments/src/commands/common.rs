@@ -64,9 +64,10 @@ pub fn binarised(
 }
 
 /// The small-run settings `quickstart` and `graded` share: global batch 8 (one chunk), query
-/// length 64, τ = 0.05
-/// (MiniLM's embeddings are unit vectors), lr 2e-5 with 10 % warm-up; with `smoke`, 2 steps of
-/// 2 queries and 5 evaluation queries. Returns the training config and evaluation settings.
+/// length 64, each loss's default τ for the model (MiniLM's embeddings are unit vectors:
+/// InfoNCE 0.05, WS2 [`rankwise_train::NORMALIZED_LISTWISE_TEMPERATURE`]), lr 2e-5 with 10 %
+/// warm-up; with `smoke`, 2 steps of 2 queries and 5 evaluation queries. Returns the training
+/// config and evaluation settings.
 pub fn small_run(
     model: &Path,
     data: &Path,
@@ -80,7 +81,6 @@ pub fn small_run(
     config.chunk_size = 0;
     config.query_max_length = 64;
     config.passage_max_length = passage_max_length;
-    config.loss.temperature = 0.05;
     config.optimizer.lr = 2e-5;
     config.optimizer.warmup_ratio = 0.1;
     config.seed = seed;

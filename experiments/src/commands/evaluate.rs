@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rankwise_encoder::BiEncoder;
 use rankwise_eval::report::{markdown_table, write_outcome};
-use rankwise_eval::{EvalSettings, Similarity, Summary, evaluate_dataset};
+use rankwise_eval::{EvalSettings, Outcome, Similarity, Summary, evaluate_dataset};
 
 use crate::backend;
 
@@ -19,6 +19,34 @@ pub struct Args {
     /// Model folder (Hugging Face layout) or a shared model name.
     #[arg(long)]
     pub model: String,
+    /// Collections, split, cut-offs and output.
+    #[command(flatten)]
+    pub collections: CollectionArgs,
+    /// Scoring function.
+    #[arg(long, value_enum, default_value_t = SimilarityArg::Dot)]
+    pub similarity: SimilarityArg,
+    /// Texts per encoder batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Corpus embedding cache (default: `embedding-cache/` next to the output).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Query truncation length (default: the model's own setting, else 256). Compare models
+    /// at the same lengths.
+    #[arg(long)]
+    pub query_max_length: Option<usize>,
+    /// Passage truncation length (default: the model's own setting, else 256).
+    #[arg(long)]
+    pub passage_max_length: Option<usize>,
+}
+
+/// What every evaluating command (`evaluate`, `bm25`) takes: collections, split, depth,
+/// cut-offs, relevance level, query limit, output and progress.
+#[derive(clap::Args)]
+pub struct CollectionArgs {
     /// BEIR folder(s) (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`; parquet/CSV too) or
     /// shared names.
     #[arg(long, required = true)]
@@ -33,37 +61,41 @@ pub struct Args {
     /// Documents retrieved per query.
     #[arg(long, default_value_t = 100)]
     pub k: usize,
-    /// Scoring function.
-    #[arg(long, value_enum, default_value_t = SimilarityArg::Dot)]
-    pub similarity: SimilarityArg,
-    /// Texts per encoder batch.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
     /// Extra cut-offs to report (e.g. `1,3,5`), besides nDCG@10, MRR@10 and Recall@100.
     #[arg(long, value_delimiter = ',')]
     pub cutoffs: Vec<usize>,
-    /// Corpus embedding cache (default: `embedding-cache/` next to the output).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
-    /// Do not read or write the embedding cache.
-    #[arg(long)]
-    pub no_cache: bool,
     /// Judged grade counted as relevant for MRR, recall, MAP and P (nDCG uses every grade).
     #[arg(long, default_value_t = 1)]
     pub relevance_level: i64,
     /// Evaluate only the first N judged queries (smoke runs).
     #[arg(long)]
     pub max_queries: Option<usize>,
-    /// Query truncation length (default: the model's own setting, else 256). Compare models
-    /// at the same lengths.
-    #[arg(long)]
-    pub query_max_length: Option<usize>,
-    /// Passage truncation length (default: the model's own setting, else 256).
-    #[arg(long)]
-    pub passage_max_length: Option<usize>,
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl CollectionArgs {
+    /// `base` with these arguments' split, depth, cut-offs, relevance level, limit and progress.
+    pub fn settings(&self, base: EvalSettings) -> EvalSettings {
+        EvalSettings {
+            split: self.split.clone(),
+            k: self.k,
+            relevance_level: self.relevance_level,
+            extra_cutoffs: self.cutoffs.clone(),
+            max_queries: self.max_queries,
+            progress: !self.quiet,
+            ..base
+        }
+    }
+
+    /// The collections, resolved (folders or shared names).
+    pub fn datasets(&self) -> anyhow::Result<Vec<PathBuf>> {
+        self.dataset
+            .iter()
+            .map(|d| super::resolve_dataset(d))
+            .collect()
+    }
 }
 
 /// Scoring function on the command line.
@@ -122,12 +154,24 @@ pub fn evaluate_model(
     }
     let encoder = BiEncoder::<backend::Backend>::load_with(model_dir, options, &device)
         .with_context(|| format!("loading {}", model_dir.display()))?;
+    report_each(label, datasets, output, |dataset| {
+        evaluate_dataset(&encoder, label, Some(model_dir), dataset, settings, &device)
+            .with_context(|| format!("evaluating on {}", dataset.display()))
+    })
+}
+
+/// Runs `evaluate` on each dataset and writes `<out>` (one dataset) or `<stem>.<collection>.json`
+/// files plus a map and a markdown table beside `<out>` (several); prints one line per dataset.
+pub fn report_each(
+    label: &str,
+    datasets: &[PathBuf],
+    output: &Path,
+    mut evaluate: impl FnMut(&Path) -> anyhow::Result<Outcome>,
+) -> anyhow::Result<Vec<Summary>> {
     let several = datasets.len() > 1;
     let mut summaries = Vec::new();
     for dataset in datasets {
-        let outcome =
-            evaluate_dataset(&encoder, label, Some(model_dir), dataset, settings, &device)
-                .with_context(|| format!("evaluating on {}", dataset.display()))?;
+        let outcome = evaluate(dataset)?;
         let path = if several {
             let stem = output.file_stem().unwrap_or_default().to_string_lossy();
             output.with_file_name(format!("{stem}.{}.json", outcome.summary.collection))
@@ -184,7 +228,12 @@ pub fn default_settings(cache_dir: Option<PathBuf>) -> EvalSettings {
 /// Runs `evaluate`; returns the summaries.
 pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
     let model_dir = super::resolve_model(&args.model)?;
-    let out_dir = args.output.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let out_dir = args
+        .collections
+        .output
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
     let cache_dir = if args.no_cache {
         None
     } else {
@@ -194,29 +243,19 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
                 .unwrap_or_else(|| out_dir.join("embedding-cache")),
         )
     };
-    let settings = EvalSettings {
-        split: args.split.clone(),
-        k: args.k,
+    let settings = args.collections.settings(EvalSettings {
         similarity: match args.similarity {
             SimilarityArg::Dot => Similarity::Dot,
             SimilarityArg::Cosine => Similarity::Cosine,
         },
         batch_size: args.batch_size,
-        relevance_level: args.relevance_level,
-        extra_cutoffs: args.cutoffs.clone(),
-        max_queries: args.max_queries,
-        progress: !args.quiet,
         ..default_settings(cache_dir)
-    };
+    });
     let label = model_dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| args.model.clone());
-    let datasets = args
-        .dataset
-        .iter()
-        .map(|d| super::resolve_dataset(d))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let datasets = args.collections.datasets()?;
     let lengths = Lengths {
         query: args.query_max_length,
         passage: args.passage_max_length,
@@ -227,7 +266,7 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         &datasets,
         &settings,
         lengths,
-        &args.output,
+        &args.collections.output,
     )?;
     println!("{}", markdown_table(&summaries));
     Ok(summaries)

@@ -1,16 +1,18 @@
 //! `experiments mine`: graded training contexts from a real corpus without an LLM. Retrieves
-//! candidates with a dense model and assigns levels by rank band (positives keep a level, top
-//! hits → 2, ranks 90–95 → 1, random passages → 0 by default).
+//! candidates with a dense model or BM25 and either assigns levels by rank band (positives keep
+//! a level, top hits → 2, ranks 90–95 → 1, random passages → 0 by default) or, with `--ranked
+//! N`, writes each query's first N non-positive candidates with their rank as score (the paper's
+//! "real" BM25 contexts).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use rankwise_data::{
-    PseudoLabelConfig, RandomBand, RankBand, pseudo_label, read_corpus, read_qrels,
+    PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts, read_corpus, read_qrels,
 };
 use rankwise_encoder::BiEncoder;
-use rankwise_eval::{EvalSettings, evaluate_dataset};
+use rankwise_eval::{Bm25Params, EvalSettings, evaluate_bm25, evaluate_dataset};
 
 use crate::backend;
 
@@ -18,11 +20,20 @@ use crate::backend;
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  \
     experiments mine --model all-MiniLM-L6-v2 --dataset data/msmarco --split train \\\n    \
-    --bands 1-3:2,90-95:1 --random 2:0 --out data/msmarco/qrels/mined.tsv")]
+    --bands 1-3:2,90-95:1 --random 2:0 --out data/msmarco/qrels/mined.tsv\n  \
+    experiments mine --teacher bm25 --dataset scifact --split train --ranked 30 \\\n    \
+    --out runs/scifact-bm25-top30.tsv")]
 pub struct Args {
-    /// Retrieval model (folder or shared name).
-    #[arg(long)]
-    pub model: String,
+    /// Retriever of the candidates.
+    #[arg(long, value_enum, default_value_t = Teacher::Dense)]
+    pub teacher: Teacher,
+    /// Retrieval model (folder or shared name), for `--teacher dense`.
+    #[arg(long, required_if_eq("teacher", "dense"))]
+    pub model: Option<String>,
+    /// Write each query's first N non-positive candidates with their rank as score, instead of
+    /// rank bands.
+    #[arg(long, conflicts_with_all = ["bands", "random", "positive_level"])]
+    pub ranked: Option<usize>,
     /// BEIR folder (or shared name) whose `qrels/<split>.tsv` holds the positives.
     #[arg(long)]
     pub dataset: String,
@@ -44,6 +55,15 @@ pub struct Args {
     /// Seed of the random band.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// Retriever of the mined candidates.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Teacher {
+    /// A dense model (`--model`).
+    Dense,
+    /// Lucene-style BM25 (k1 1.2, b 0.75).
+    Bm25,
 }
 
 fn parse_band(s: &str) -> anyhow::Result<RankBand> {
@@ -71,8 +91,83 @@ fn parse_band(s: &str) -> anyhow::Result<RankBand> {
 
 /// Runs `mine`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model_dir = super::resolve_model(&args.model)?;
     let dataset = super::resolve_dataset(&args.dataset)?;
+    let config = band_config(&args)?;
+    let k = match args.ranked {
+        Some(0) => bail!("--ranked must be at least 1"),
+        // Room for the positives removed from the list.
+        Some(n) => n + 20,
+        None => {
+            let k = config.bands.iter().map(|b| b.to).max().unwrap_or(0) + 20;
+            if k == 20 && config.random.is_none() {
+                bail!("nothing to mine: give --bands or --random");
+            }
+            k
+        }
+    };
+    let settings = EvalSettings {
+        split: args.split.clone(),
+        k,
+        ..super::evaluate::default_settings(Some(args.out.with_file_name("embedding-cache")))
+    };
+    let outcome = match args.teacher {
+        Teacher::Bm25 => evaluate_bm25(&dataset, Bm25Params::default(), "bm25", &settings)?,
+        Teacher::Dense => {
+            let model = args
+                .model
+                .as_deref()
+                .context("--teacher dense needs --model")?;
+            let model_dir = super::resolve_model(model)?;
+            let device = backend::device();
+            let encoder = BiEncoder::<backend::Backend>::load(&model_dir, &device)?;
+            evaluate_dataset(
+                &encoder,
+                "miner",
+                Some(&model_dir),
+                &dataset,
+                &settings,
+                &device,
+            )?
+        }
+    };
+    let ranked: HashMap<String, Vec<String>> = outcome
+        .run
+        .iter()
+        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| h.0.clone()).collect()))
+        .collect();
+    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split))?;
+    let rows = match args.ranked {
+        Some(depth) => ranked_contexts(&qrels, &ranked, depth, config.min_positive_grade),
+        None => {
+            let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus"))?;
+            pseudo_label(&qrels, &ranked, &corpus, &config)?
+        }
+    };
+    rankwise_data::write_qrels(&args.out, &rows)?;
+    rankwise_data::write_atomic(
+        &args.out.with_extension("run"),
+        rankwise_eval::report::run_text(&outcome.run, "mined").as_bytes(),
+    )?;
+    let mut per_level: std::collections::BTreeMap<i64, usize> = Default::default();
+    for r in &rows {
+        *per_level.entry(r.2).or_default() += 1;
+    }
+    let what = if args.ranked.is_some() {
+        "per rank"
+    } else {
+        "per level"
+    };
+    println!(
+        "{} rows for {} queries; {what} {per_level:?} -> {}",
+        rows.len(),
+        ranked.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The rank-band rules given on the command line.
+fn band_config(args: &Args) -> anyhow::Result<PseudoLabelConfig> {
     let bands = args
         .bands
         .split(',')
@@ -105,47 +200,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
     };
     config.validate()?;
-    let k = config.bands.iter().map(|b| b.to).max().unwrap_or(0) + 20;
-    if k == 20 && config.random.is_none() {
-        bail!("nothing to mine: give --bands or --random");
-    }
-    let device = backend::device();
-    let encoder = BiEncoder::<backend::Backend>::load(&model_dir, &device)?;
-    let settings = EvalSettings {
-        split: args.split.clone(),
-        k,
-        ..super::evaluate::default_settings(Some(args.out.with_file_name("embedding-cache")))
-    };
-    let outcome = evaluate_dataset(
-        &encoder,
-        "miner",
-        Some(&model_dir),
-        &dataset,
-        &settings,
-        &device,
-    )?;
-    let ranked: HashMap<String, Vec<String>> = outcome
-        .run
-        .iter()
-        .map(|(q, hits)| (q.clone(), hits.iter().map(|h| h.0.clone()).collect()))
-        .collect();
-    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split))?;
-    let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus"))?;
-    let rows = pseudo_label(&qrels, &ranked, &corpus, &config)?;
-    rankwise_data::write_qrels(&args.out, &rows)?;
-    rankwise_data::write_atomic(
-        &args.out.with_extension("run"),
-        rankwise_eval::report::run_text(&outcome.run, "mined").as_bytes(),
-    )?;
-    let mut per_level: std::collections::BTreeMap<i64, usize> = Default::default();
-    for r in &rows {
-        *per_level.entry(r.2).or_default() += 1;
-    }
-    println!(
-        "{} rows for {} queries; per level {per_level:?} -> {}",
-        rows.len(),
-        ranked.len(),
-        args.out.display()
-    );
-    Ok(())
+    Ok(config)
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bm25;
 pub mod common;
 pub mod embed;
 pub mod evaluate;
@@ -8,6 +9,7 @@ pub mod graded;
 pub mod mine;
 pub mod quickstart;
 pub mod reproduce;
+pub mod study;
 pub mod train;
 
 use std::path::PathBuf;

@@ -35,7 +35,7 @@ pub struct Args {
 
 /// The shipped synthetic dataset.
 pub fn shipped_data() -> PathBuf {
-    rankwise_assets::workspace_root().join("datasets/synthetic-scifact-smollm2")
+    rankwise_assets::workspace_root().join("datasets/synthetic-scifact-qwen05b")
 }
 
 /// Runs `quickstart`.

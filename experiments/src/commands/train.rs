@@ -139,13 +139,16 @@ pub fn train_config(
         },
     )
     .with_context(|| format!("training into {}", config.output_dir.display()))?;
-    let log = format!(
+    let mut log = format!(
         "backend {} x{devices} · {} steps · {:.1} s · final loss {:.6}\n",
         backend::NAME,
         outcome.steps,
         outcome.seconds,
         outcome.losses.last().copied().unwrap_or(f64::NAN)
     );
+    for w in &outcome.warnings {
+        log.push_str(&format!("warning: {w}\n"));
+    }
     rankwise_data::write_atomic(&config.output_dir.join("train.log"), log.as_bytes())?;
     crate::plots::training_curves(&config.output_dir)?;
     Ok(outcome)
