@@ -2,10 +2,11 @@
 //!
 //! Phases: **data** (train/dev split of the training queries, BM25 contexts, the dev
 //! collection, one dataset config per run) → **select** (τ and lr of each loss chosen by dev
-//! nDCG@10, one seed) → **base** (the starting model and BM25 on every collection) → **runs**
-//! (every run × seed: train, evaluate everywhere) → **report** (mean ± std, paired
-//! randomization tests, `study.json`, `study.md`, `study.png`). Every unit leaves its result
-//! file last, so a killed study continues where it stopped; the settings are saved and a study
+//! nDCG@10 at seed 0; the chosen candidate is seed 0 of the runs on its data) → **base** (the
+//! starting model and BM25 on every collection) → **runs** (every run × seed: train, evaluate
+//! everywhere) → **report** (mean ± std, paired randomization tests, `study.json`, `study.md`,
+//! `study.png`). Every unit leaves its result file last, so a killed study continues where it
+//! stopped; the settings are saved and a study
 //! folder is never reused with other settings.
 
 mod data;
@@ -65,15 +66,15 @@ pub struct Args {
     /// Temperatures tried on the dev split for every loss (comma separated).
     #[arg(long, value_delimiter = ',', default_value = "0.05,0.2")]
     pub temperatures: Vec<f64>,
-    /// Learning rates tried on the dev split (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "2e-5,5e-5")]
+    /// Learning rates tried on the dev split (comma separated; one value: fixed).
+    #[arg(long, value_delimiter = ',', default_value = "2e-5")]
     pub learning_rates: Vec<f64>,
     /// Share of the training queries held out as the dev split.
     #[arg(long, default_value_t = 0.1)]
     pub dev_fraction: f64,
-    /// Use at most this many training queries (a stable hash-ordered subset).
-    #[arg(long)]
-    pub max_train_queries: Option<usize>,
+    /// Use at most this many training queries (a stable hash-ordered subset; 0: all).
+    #[arg(long, default_value_t = 400)]
+    pub max_train_queries: usize,
     /// A reduced study: one seed, in-domain evaluation only, 400 training queries, only WS2's
     /// τ chosen on dev (0.05 or 0.2 at lr 2e-5; InfoNCE at τ 0.05 and ListNet at 0.2, lr 2e-5).
     #[arg(long)]
@@ -198,6 +199,18 @@ pub struct Choice {
 struct UnitTimes {
     train_s: f64,
     eval_s: f64,
+    /// The selection candidate whose model this unit is (its training counted in `select`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reused_from: Option<PathBuf>,
+}
+
+/// The seed of every selection candidate: the chosen candidate is then also seed 0 of the runs
+/// trained on the selection data (same data, loss, τ, lr and seed), and is not trained twice.
+const SELECTION_SEED: u64 = 0;
+
+/// Folder of one selection candidate.
+fn candidate_dir(out: &Path, loss: LossKind, t: f64, lr: f64) -> PathBuf {
+    out.join(format!("select/{}/t{t}-lr{lr:e}", loss_name(loss)))
 }
 
 impl StudySettings {
@@ -265,10 +278,8 @@ impl StudySettings {
         }
         let max_train_queries = if args.smoke {
             Some(40)
-        } else if args.quick {
-            Some(args.max_train_queries.unwrap_or(400))
         } else {
-            args.max_train_queries
+            (args.max_train_queries > 0).then_some(args.max_train_queries)
         };
         anyhow::ensure!(
             args.dev_fraction > 0.0 && args.dev_fraction < 0.5,
@@ -552,12 +563,13 @@ fn select(
         }
         let mut candidates = Vec::new();
         for &(t, lr) in grid {
-            let dir = out.join(format!("select/{}/t{t}-lr{lr:e}", loss_name(loss)));
+            let dir = candidate_dir(out, loss, t, lr);
             let result = dir.join("dev.json");
             pb.set_message(format!("{} τ {t} lr {lr:e}", loss_name(loss)));
             if !result.is_file() {
                 let data = &prepared.configs[selection_data(loss)];
-                let config = settings.train_config(data, &dir.join("train"), loss, t, lr);
+                let mut config = settings.train_config(data, &dir.join("train"), loss, t, lr);
+                config.seed = SELECTION_SEED;
                 let (model, train_s) = train_unit(&config, progress)?;
                 let summary = evaluate_model(
                     &model,
@@ -576,8 +588,6 @@ fn select(
                         summary.ndcg_10
                     ),
                 )?;
-                // Candidates are compared by their dev numbers only: drop the weights.
-                let _ = std::fs::remove_dir_all(&model);
                 drop_checkpoints(&dir.join("train"));
             }
             let summary: Summary = read_json(&result)?;
@@ -592,6 +602,13 @@ fn select(
                 _ => Some(c),
             })
             .expect("a non-empty grid");
+        // Only the chosen candidate's weights are used again (as seed 0 of its runs).
+        for &(t, lr, _) in &candidates {
+            if (t, lr) != (best.0, best.1) {
+                let _ =
+                    std::fs::remove_dir_all(candidate_dir(out, loss, t, lr).join("train/model"));
+            }
+        }
         choices.insert(
             loss_name(loss).to_string(),
             Choice {
@@ -625,7 +642,15 @@ fn run_unit(
         return read_json(&times_file);
     }
     let train_dir = dir.join("train");
-    let model = train_dir.join("model");
+    let selected = candidate_dir(out, spec.loss, choice.temperature, choice.lr).join("train/model");
+    let reused_from = (seed == SELECTION_SEED
+        && spec.data == selection_data(spec.loss)
+        && !choice.candidates.is_empty()
+        && selected.join("config.json").is_file())
+    .then_some(selected);
+    let model = reused_from
+        .clone()
+        .unwrap_or_else(|| train_dir.join("model"));
     let train_s = if model.join("config.json").is_file() {
         0.0
     } else {
@@ -657,12 +682,20 @@ fn run_unit(
     let times = UnitTimes {
         train_s,
         eval_s: t.elapsed().as_secs_f64(),
+        reused_from,
     };
     log(
         out,
         &format!(
-            "run {} seed {seed}: train {:.0} s, eval {:.0} s",
-            spec.name, times.train_s, times.eval_s
+            "run {} seed {seed}: train {:.0} s{}, eval {:.0} s",
+            spec.name,
+            times.train_s,
+            if times.reused_from.is_some() {
+                " (the chosen selection candidate)"
+            } else {
+                ""
+            },
+            times.eval_s
         ),
     )?;
     write_json(&times_file, &times)?;
