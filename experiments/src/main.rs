@@ -3,6 +3,7 @@
 mod backend;
 mod commands;
 mod plots;
+mod signals;
 
 use clap::{Parser, Subcommand};
 
@@ -50,9 +51,9 @@ enum Command {
     Generate(commands::generate::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     rankwise_train::memory::keep_freed_memory();
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),
         Command::Bm25(args) => commands::bm25::run(args).map(|_| ()),
@@ -63,5 +64,16 @@ fn main() -> anyhow::Result<()> {
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Mine(args) => commands::mine::run(args),
         Command::Study(args) => commands::study::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<signals::Interrupted>() => {
+            eprintln!("{e}");
+            std::process::ExitCode::from(signals::exit_code())
+        }
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

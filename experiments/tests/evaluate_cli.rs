@@ -26,6 +26,7 @@ fn minilm_on_med_matches_reference_and_caches() {
             "--dataset",
             "med",
             "--quiet",
+            "--overwrite",
         ])
         .arg("--output")
         .arg(&out)
@@ -100,7 +101,7 @@ fn stderr_of(collection: &Path, out: &Path) -> (bool, String, serde_json::Value)
         .arg(collection)
         .arg("--output")
         .arg(out)
-        .args(["--quiet", "--no-cache"])
+        .args(["--quiet", "--no-cache", "--overwrite"])
         .output()
         .unwrap();
     let summary = if output.status.success() {
@@ -121,7 +122,10 @@ fn bad_collections_give_clear_errors_and_unknown_ids_are_counted() {
     let out = dir.path().join("o.json");
     let c = tiny_collection(dir.path(), "", "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
     let (ok, err, _) = stderr_of(&c, &out);
-    assert!(!ok && err.contains("corpus is empty"), "{err}");
+    assert!(
+        !ok && err.contains("corpus.jsonl: no records in the file"),
+        "{err}"
+    );
 
     let c = tiny_collection(
         dir.path(),
@@ -130,6 +134,10 @@ fn bad_collections_give_clear_errors_and_unknown_ids_are_counted() {
     );
     let (ok, err, summary) = stderr_of(&c, &out);
     assert!(ok, "{err}");
+    assert!(
+        err.contains("1 of 2 judged queries are not in") && err.contains("1 of 3 judgements"),
+        "{err}"
+    );
     assert_eq!(summary["unknown_doc_judgements"], 1);
     assert_eq!(summary["unknown_query_ids"], 1);
     assert_eq!(summary["num_judged_queries"], 2);

@@ -2,6 +2,8 @@
 //! `graded`, and `reproduce` for each of the paper's four configs on a stand-in data folder
 //! with the paper's layout.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -69,6 +71,31 @@ fn quickstart_and_graded_reduced() {
     }
     let metrics = std::fs::read_to_string(qs.join("ws2/metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
+    // A second run into the same folder is refused before any work; --overwrite replaces it.
+    let again = experiments()
+        .args(["quickstart", "--smoke", "--model"])
+        .arg(tiny())
+        .arg("--output")
+        .arg(&qs)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already holds results") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(qs.join("ws2/metrics.jsonl")).unwrap(),
+        metrics
+    );
+    run_ok(
+        experiments()
+            .args(["quickstart", "--smoke", "--overwrite", "--model"])
+            .arg(tiny())
+            .arg("--output")
+            .arg(&qs),
+    );
 
     let gr = dir.path().join("graded");
     run_ok(
@@ -332,14 +359,29 @@ fn study_smoke_resumes_and_refuses_other_settings() {
             "{f}"
         );
     }
-    // A second run reuses every finished unit: no training, same table.
-    let models = out.join("runs/synth_multilevel/seed0/train/metrics.jsonl");
-    let before = std::fs::metadata(&models).unwrap().modified().unwrap();
-    let second = run_ok(&mut study());
-    assert_eq!(
-        std::fs::metadata(&models).unwrap().modified().unwrap(),
-        before
+    // Seed 0 of the run trained on the selection data is the chosen selection candidate, not
+    // trained again; a run on other data trains its own.
+    let times: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("runs/synth_multilevel/seed0/times.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(times["reused_from"].is_string(), "{times}");
+    assert!(!out.join("runs/synth_multilevel/seed0/train/model").exists());
+    assert!(
+        out.join("runs/synth_plus_real/seed0/train/metrics.jsonl")
+            .is_file()
     );
+    // A second run reuses every finished unit: nothing in `runs/` or `select/` is written again,
+    // and the table is the same.
+    let stamps = || {
+        let mut all = common::snapshot(&out.join("runs"));
+        all.extend(common::snapshot(&out.join("select")));
+        all
+    };
+    let before = stamps();
+    assert!(before.len() > 10, "{} files", before.len());
+    let second = run_ok(&mut study());
+    assert_eq!(stamps(), before);
     let table = |s: &str| s[s.find("### scifact").unwrap()..].to_string();
     assert_eq!(table(&first), table(&second));
     // Other settings in the same folder are refused.

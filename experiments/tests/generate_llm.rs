@@ -56,12 +56,21 @@ fn generate_with_a_real_llm_and_load_the_output() {
         .arg(&qfile)
         .arg("--out")
         .arg(&out)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let generated = summary["generated"].as_u64().unwrap() as usize;
+    let failed = summary["failed"].as_u64().unwrap() as usize;
+    // Exit 0 only when every query has its passages.
+    assert_eq!(status.status.success(), failed == 0, "{summary}");
+    if failed > 0 {
+        let err = String::from_utf8_lossy(&status.stderr);
+        assert!(
+            err.contains(&format!("{failed} of 6 queries have no passages")),
+            "{err}"
+        );
+    }
     assert_eq!(
         generated + summary["failed"].as_u64().unwrap() as usize,
         6,
@@ -70,7 +79,7 @@ fn generate_with_a_real_llm_and_load_the_output() {
     assert!(generated >= 1, "{summary}");
     assert!(summary["completion_tokens"].as_u64().unwrap() > 0);
     let d = MultiLevelDataset::load(MultiLevelConfig {
-        sources: vec![SourceConfig::beir(&out, "train")],
+        sources: vec![SourceConfig::beir(&out, "train").unwrap()],
         group_size: 4,
         passage_selection_strategy: PassageSelection::MostRelevant,
         seed: 0,
@@ -100,5 +109,12 @@ fn generate_with_a_real_llm_and_load_the_output() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&again.stdout).contains("0 generated now, 6 already done"));
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "0 generated now, {generated} already done, 0 failed now {{}}, {failed} failed earlier"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(again.status.success(), failed == 0);
 }

@@ -200,7 +200,7 @@ fn main() {
     drop(c);
     let load = || {
         MultiLevelDataset::load(MultiLevelConfig {
-            sources: vec![SourceConfig::beir(&dir, "train")],
+            sources: vec![SourceConfig::beir(&dir, "train").unwrap()],
             group_size: 4,
             passage_selection_strategy: PassageSelection::Random,
             seed: 0,

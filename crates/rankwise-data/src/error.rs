@@ -49,6 +49,19 @@ pub enum DataError {
         /// What is wrong and what is allowed.
         detail: String,
     },
+    /// A folder holds the same file in several formats (e.g. `corpus.jsonl` and
+    /// `corpus.jsonl.gz`), so which one is meant is unclear.
+    #[error(
+        "{}: holds {} — more than one format of the same file; keep one",
+        folder.display(),
+        files.join(", ")
+    )]
+    Ambiguous {
+        /// The folder.
+        folder: PathBuf,
+        /// The competing file names.
+        files: Vec<String>,
+    },
     /// The sources leave nothing to train on.
     #[error("empty dataset: {0}")]
     Empty(String),

@@ -30,7 +30,8 @@ pub use item::{EpochDataset, GroupedDataset, TrainBatch, TrainBatcher, TrainItem
 pub use multilevel::{MultiLevelConfig, MultiLevelDataset, PassageSelection};
 pub use pseudo::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts};
 pub use read::{
-    Collection, QrelRow, collection_file, qrels_file, read_corpus, read_qrels, read_queries,
+    BOM, Collection, QrelRow, collection_file, id_flaw, qrels_file, read_corpus, read_qrels,
+    read_queries, strip_bom,
 };
 pub use source::{Candidate, SourceConfig, SourceLoader, SourceReport};
 pub use write::{write_atomic, write_qrels};

@@ -2,7 +2,9 @@
 //! (`_id`, `text`) and qrels (TSV with a `query-id corpus-id score` header, headerless TREC
 //! `qid 0 docid score`, or JSONL). Any of them may be gzipped (`.gz`). Ids may be JSON strings or
 //! integers and are kept as strings. Nothing is skipped silently: a bad line is an error naming
-//! the file, line and field.
+//! the file, line and field. A UTF-8 byte-order mark at the start of a file is ignored; an id
+//! holding whitespace or a control character is an error (it would corrupt the TSV and TREC
+//! files written from it).
 //!
 //! Files ending in `.parquet` or `.csv` are read through polars instead (feature `polars`, on by
 //! default): a corpus has `_id`, `text` and optionally `title` columns, queries `_id` and `text`,
@@ -25,28 +27,76 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, open_raw(path)?)))
 }
 
-/// The file `stem` of a BEIR folder in the first layout present: `stem.jsonl`, `stem.jsonl.gz`,
-/// `stem.parquet`, `stem.csv`. When none exists, `stem.jsonl` (so the error names it).
-pub fn collection_file(folder: &Path, stem: &str) -> PathBuf {
-    first_existing(folder, stem, &["jsonl", "jsonl.gz", "parquet", "csv"])
+/// The file `stem` of a BEIR folder in whichever layout is present: `stem.jsonl`,
+/// `stem.jsonl.gz`, `stem.parquet` or `stem.csv`. When none exists, `stem.jsonl` (so the error
+/// names it); when several exist, an error naming them (which one is meant is not guessed).
+pub fn collection_file(folder: &Path, stem: &str) -> Result<PathBuf, DataError> {
+    the_existing(folder, stem, &["jsonl", "jsonl.gz", "parquet", "csv"])
 }
 
 /// The qrels of `split` in a BEIR folder (`qrels/<split>.tsv`, `.tsv.gz`, `.jsonl`, `.jsonl.gz`,
-/// `.parquet` or `.csv`, the first present). When none exists, `qrels/<split>.tsv`.
-pub fn qrels_file(folder: &Path, split: &str) -> PathBuf {
-    first_existing(
+/// `.parquet` or `.csv`, whichever is present). When none exists, `qrels/<split>.tsv`; when
+/// several exist, an error naming them.
+pub fn qrels_file(folder: &Path, split: &str) -> Result<PathBuf, DataError> {
+    the_existing(
         &folder.join("qrels"),
         split,
         &["tsv", "tsv.gz", "jsonl", "jsonl.gz", "parquet", "csv"],
     )
 }
 
-fn first_existing(folder: &Path, stem: &str, extensions: &[&str]) -> PathBuf {
-    extensions
+fn the_existing(folder: &Path, stem: &str, extensions: &[&str]) -> Result<PathBuf, DataError> {
+    let mut present: Vec<PathBuf> = extensions
         .iter()
         .map(|e| folder.join(format!("{stem}.{e}")))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| folder.join(format!("{stem}.{}", extensions[0])))
+        .filter(|p| p.is_file())
+        .collect();
+    match present.len() {
+        0 => Ok(folder.join(format!("{stem}.{}", extensions[0]))),
+        1 => Ok(present.remove(0)),
+        _ => Err(DataError::Ambiguous {
+            folder: folder.to_path_buf(),
+            files: present
+                .iter()
+                .filter_map(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect(),
+        }),
+    }
+}
+
+/// The UTF-8 byte-order mark, which some editors put at the start of a text file.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` without a leading UTF-8 byte-order mark.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
+/// Why `id` cannot be an id, if it cannot: whitespace or control characters would split or
+/// inject rows in the TSV and TREC files written from it.
+pub fn id_flaw(id: &str) -> Option<String> {
+    let c = id.chars().find(|c| c.is_whitespace() || c.is_control())?;
+    Some(format!(
+        "id {id:?} holds {}; ids may not contain whitespace or control characters",
+        match c {
+            ' ' => "a space".to_string(),
+            '\t' => "a tab".to_string(),
+            '\n' | '\r' => "a line break".to_string(),
+            c => format!("the character U+{:04X}", c as u32),
+        }
+    ))
+}
+
+/// `id` when it is non-empty and has no [`id_flaw`]; else an error naming file, line and field.
+pub(crate) fn check_id(path: &Path, line: usize, field: &str, id: &str) -> Result<(), DataError> {
+    if id.is_empty() {
+        return Err(DataError::parse(path, line, field, "empty id"));
+    }
+    match id_flaw(id) {
+        Some(flaw) => Err(DataError::parse(path, line, field, flaw)),
+        None => Ok(()),
+    }
 }
 
 /// Bytes read per block by [`for_each_block`].
@@ -69,7 +119,7 @@ fn for_each_block(
         let mut first_line = 1;
         // When `f` fails, `rx` is dropped and the reader stops at its next send.
         for block in rx {
-            let text = match block {
+            let mut text = match block {
                 Block::Text(text) => text,
                 Block::Failed(e) => {
                     return Err(DataError::parse(path, first_line, "line", e.to_string()));
@@ -85,6 +135,9 @@ fn for_each_block(
                     ));
                 }
             };
+            if first_line == 1 && text.starts_with(BOM) {
+                text.drain(..BOM.len());
+            }
             first_line += f(first_line, &text)?;
         }
         Ok(())
@@ -200,8 +253,7 @@ fn id_value(
     value: Option<&Value>,
 ) -> Result<String, DataError> {
     match value {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) => Err(DataError::parse(path, line, field, "empty id")),
+        Some(Value::String(s)) => check_id(path, line, field, s).map(|()| s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(other) => Err(DataError::parse(
             path,
@@ -427,7 +479,7 @@ fn parse_record(
 ) -> Result<(), DataError> {
     if let Ok(r) = serde_json::from_str::<Record>(text) {
         let id_ok = match r.id {
-            RecordId::Str(s) if !s.is_empty() => {
+            RecordId::Str(s) if !s.is_empty() && id_flaw(s).is_none() => {
                 out.ids.push(s);
                 true
             }
@@ -640,9 +692,7 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
             }
         };
         for (field, value) in [("query-id", q), ("corpus-id", d)] {
-            if value.is_empty() {
-                return Err(DataError::parse(path, line, field, "empty id"));
-            }
+            check_id(path, line, field, value)?;
         }
         let score: f64 = s
             .parse()

@@ -62,12 +62,13 @@ impl SourceConfig {
 
     /// A source over a BEIR folder (`corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`, or
     /// the gzip/parquet/CSV files [`collection_file`] and [`qrels_file`] find).
-    pub fn beir(folder: &Path, split: &str) -> Self {
-        Self::new(
-            collection_file(folder, "corpus"),
-            collection_file(folder, "queries"),
-            qrels_file(folder, split),
-        )
+    /// Several formats of the same file in the folder are an error.
+    pub fn beir(folder: &Path, split: &str) -> Result<Self, DataError> {
+        Ok(Self::new(
+            collection_file(folder, "corpus")?,
+            collection_file(folder, "queries")?,
+            qrels_file(folder, split)?,
+        ))
     }
 
     /// Paths made absolute against `base` (the directory of the config file).

@@ -100,8 +100,7 @@ fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, DataError> {
 /// A required id cell: not null, not empty.
 fn id_value(path: &Path, line: usize, field: &str, v: Option<&str>) -> Result<String, DataError> {
     match v {
-        Some("") => Err(DataError::parse(path, line, field, "empty id")),
-        Some(v) => Ok(v.to_string()),
+        Some(v) => crate::read::check_id(path, line, field, v).map(|()| v.to_string()),
         None => Err(DataError::parse(path, line, field, "missing (null)")),
     }
 }

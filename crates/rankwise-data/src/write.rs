@@ -20,10 +20,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
 }
 
-/// Writes BEIR qrels TSV (`query-id corpus-id score` header) atomically.
+/// Writes BEIR qrels TSV (`query-id corpus-id score` header) atomically. An id that would break
+/// the format (empty, whitespace, control characters) is an error naming the line it would have
+/// been written at, and nothing is written.
 pub fn write_qrels(path: &Path, rows: &[(String, String, i64)]) -> Result<(), DataError> {
     let mut text = String::from("query-id\tcorpus-id\tscore\n");
-    for (q, d, s) in rows {
+    for (i, (q, d, s)) in rows.iter().enumerate() {
+        crate::read::check_id(path, i + 2, "query-id", q)?;
+        crate::read::check_id(path, i + 2, "corpus-id", d)?;
         text.push_str(&format!("{q}\t{d}\t{s}\n"));
     }
     write_atomic(path, text.as_bytes())

@@ -42,7 +42,7 @@ fn check(name: &str, split: &str) {
     assert_eq!(corpus.len(), nonblank_lines(&folder.join("corpus.jsonl")));
     assert_eq!(queries.len(), nonblank_lines(&folder.join("queries.jsonl")));
 
-    let source = SourceConfig::beir(&folder, split);
+    let source = SourceConfig::beir(&folder, split).unwrap();
     let qrels = rows(&source.qrels);
     let judged: HashSet<&str> = qrels.iter().map(|r| r.0.as_str()).collect();
     let d = MultiLevelDataset::load(MultiLevelConfig {

@@ -181,9 +181,9 @@ fn bad_tables_name_file_record_and_column() {
 fn shared_collection_as_parquet_gives_the_same_dataset() {
     let folder = rankwise_assets::dataset("cranfield").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = read_corpus(&collection_file(&folder, "corpus")).unwrap();
-    let queries = read_queries(&collection_file(&folder, "queries")).unwrap();
-    let qrels = read_qrels(&qrels_file(&folder, "test")).unwrap();
+    let corpus = read_corpus(&collection_file(&folder, "corpus").unwrap()).unwrap();
+    let queries = read_queries(&collection_file(&folder, "queries").unwrap()).unwrap();
+    let qrels = read_qrels(&qrels_file(&folder, "test").unwrap()).unwrap();
     let ids = |c: &rankwise_data::Collection| c.ids().map(String::from).collect::<Vec<_>>();
     let texts = |c: &rankwise_data::Collection| c.texts().map(String::from).collect::<Vec<_>>();
     parquet(
@@ -207,12 +207,20 @@ fn shared_collection_as_parquet_gives_the_same_dataset() {
         )
         .unwrap(),
     );
-    assert!(collection_file(dir.path(), "corpus").ends_with("corpus.parquet"));
-    assert!(qrels_file(dir.path(), "test").ends_with("qrels/test.parquet"));
+    assert!(
+        collection_file(dir.path(), "corpus")
+            .unwrap()
+            .ends_with("corpus.parquet")
+    );
+    assert!(
+        qrels_file(dir.path(), "test")
+            .unwrap()
+            .ends_with("qrels/test.parquet")
+    );
 
     let load = |folder: &Path| {
         MultiLevelDataset::load(MultiLevelConfig {
-            sources: vec![SourceConfig::beir(folder, "test")],
+            sources: vec![SourceConfig::beir(folder, "test").unwrap()],
             group_size: 4,
             passage_selection_strategy: PassageSelection::MostRelevant,
             seed: 0,

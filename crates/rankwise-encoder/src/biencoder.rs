@@ -96,7 +96,7 @@ fn read_json(path: &Path) -> Result<Option<Value>, EncoderError> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|e| EncoderError::io(path, e))?;
-    serde_json::from_str(&text)
+    serde_json::from_str(crate::strip_bom(&text))
         .map(Some)
         .map_err(|e| EncoderError::config(path, "<document>", format!("invalid JSON: {e}")))
 }
@@ -229,7 +229,14 @@ impl<B: Backend> BiEncoder<B> {
         options: EncoderOptions,
         device: &B::Device,
     ) -> Result<Self, EncoderError> {
-        let config = BertConfig::load(&folder.join("config.json"))?;
+        let config_file = folder.join("config.json");
+        let config = BertConfig::load(&config_file)?;
+        config.check_length(&config_file, "query_max_length", options.query_max_length)?;
+        config.check_length(
+            &config_file,
+            "passage_max_length",
+            options.passage_max_length,
+        )?;
         let store = WeightStore::load(&folder.join("model.safetensors"))?;
         let weight_prefix = store.prefix.clone();
         let query = store.into_bert::<B>(&config, device)?;

@@ -35,11 +35,39 @@ pub struct BertConfig {
     pub raw: Map<String, Value>,
 }
 
+/// The `model_type` values of `config.json` that this encoder implements (BERT-family models
+/// with absolute positions: BERT, MiniLM, Contriever, E5, BGE, …). A config without the key is
+/// read as BERT.
+pub const SUPPORTED_MODEL_TYPES: [&str; 1] = ["bert"];
+
 impl BertConfig {
+    /// An error when `length` tokens (`key`, e.g. `passage_max_length`) exceed the positions the
+    /// model has (`max_position_embeddings`); `path` names the config in the message.
+    pub fn check_length(&self, path: &Path, key: &str, length: usize) -> Result<(), EncoderError> {
+        if length > self.max_position_embeddings {
+            return Err(EncoderError::config(
+                path,
+                "max_position_embeddings",
+                format!(
+                    "{key} = {length} exceeds the model's {} positions; use at most {}",
+                    self.max_position_embeddings, self.max_position_embeddings
+                ),
+            ));
+        }
+        if length < 2 {
+            return Err(EncoderError::config(
+                path,
+                key,
+                format!("{length} tokens leave no room for text ([CLS] and [SEP] take 2)"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads and validates `config.json`.
     pub fn load(path: &Path) -> Result<Self, EncoderError> {
         let text = std::fs::read_to_string(path).map_err(|e| EncoderError::io(path, e))?;
-        let value: Value = serde_json::from_str(&text)
+        let value: Value = serde_json::from_str(crate::strip_bom(&text))
             .map_err(|e| EncoderError::config(path, "<document>", format!("invalid JSON: {e}")))?;
         let Value::Object(raw) = value else {
             return Err(EncoderError::config(
@@ -69,6 +97,21 @@ impl BertConfig {
                 None => default.ok_or_else(|| EncoderError::config(path, key, "missing")),
             }
         };
+        if let Some(kind) = raw.get("model_type") {
+            let known = kind
+                .as_str()
+                .is_some_and(|k| SUPPORTED_MODEL_TYPES.contains(&k));
+            if !known {
+                return Err(EncoderError::config(
+                    path,
+                    "model_type",
+                    format!(
+                        "unsupported model type {kind} (supported: {})",
+                        SUPPORTED_MODEL_TYPES.join(", ")
+                    ),
+                ));
+            }
+        }
         let hidden_act = raw
             .get("hidden_act")
             .and_then(Value::as_str)

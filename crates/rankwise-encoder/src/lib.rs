@@ -21,10 +21,15 @@ pub mod weights;
 
 pub use bert::Bert;
 pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Precision, Side};
-pub use config::BertConfig;
+pub use config::{BertConfig, SUPPORTED_MODEL_TYPES};
 pub use dropout::Dropout;
 pub use error::EncoderError;
 pub use host::HostEncoder;
 pub use ops::EncoderBackend;
 pub use pooling::{Pooling, pool};
 pub use tokenize::{TextTokenizer, TokenBatch};
+
+/// `text` without a leading UTF-8 byte-order mark (some editors write one into JSON files).
+pub(crate) fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}

@@ -94,6 +94,13 @@ impl WeightStore {
                     ),
                 )
             })?;
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(EncoderError::weights(
+                    path,
+                    name,
+                    format!("value {} at flat index {i} is not finite", values[i]),
+                ));
+            }
             if tensors
                 .insert(key.clone(), (view.shape().to_vec(), values))
                 .is_some()

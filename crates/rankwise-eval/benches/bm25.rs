@@ -23,8 +23,8 @@ fn main() {
         .unwrap_or(1)
         .max(1);
     let folder = rankwise_assets::dataset(&name).expect("collection");
-    let corpus = read_corpus(&collection_file(&folder, "corpus")).unwrap();
-    let queries = read_queries(&collection_file(&folder, "queries")).unwrap();
+    let corpus = read_corpus(&collection_file(&folder, "corpus").unwrap()).unwrap();
+    let queries = read_queries(&collection_file(&folder, "queries").unwrap()).unwrap();
     let texts: Vec<&str> = (0..repeat).flat_map(|_| corpus.texts()).collect();
     let qs: Vec<&str> = queries.texts().collect();
     let (mut index_t, mut search_t) = (Vec::new(), Vec::new());

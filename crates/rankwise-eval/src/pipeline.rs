@@ -64,6 +64,34 @@ impl Default for EvalSettings {
     }
 }
 
+impl EvalSettings {
+    /// An error when a setting cannot give a meaningful number: `k`, `batch_size`,
+    /// `encode_workers`, a cut-off or `max_queries` of 0.
+    pub fn check(&self) -> Result<(), EvalError> {
+        let zero = |what: &str| {
+            Err(EvalError::Settings(format!(
+                "{what} must be at least 1 (got 0)"
+            )))
+        };
+        if self.k == 0 {
+            return zero("k (documents retrieved per query)");
+        }
+        if self.batch_size == 0 {
+            return zero("batch size");
+        }
+        if self.encode_workers == 0 {
+            return zero("encode workers");
+        }
+        if self.extra_cutoffs.contains(&0) {
+            return zero("every cut-off");
+        }
+        if self.max_queries == Some(0) {
+            return zero("max queries");
+        }
+        Ok(())
+    }
+}
+
 /// Timings of the stages, in seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
@@ -230,16 +258,26 @@ struct Loaded {
 
 impl Loaded {
     fn read(dataset: &Path, settings: &EvalSettings) -> Result<Self, EvalError> {
+        settings.check()?;
         let start = Instant::now();
-        let corpus_file = collection_file(dataset, "corpus");
+        let corpus_file = collection_file(dataset, "corpus")?;
         let corpus = read_corpus(&corpus_file)?;
-        let queries = read_queries(&collection_file(dataset, "queries"))?;
-        let qrels_file = qrels_file(dataset, &settings.split);
+        let queries_file = collection_file(dataset, "queries")?;
+        let queries = read_queries(&queries_file)?;
+        let qrels_file = qrels_file(dataset, &settings.split)?;
         let mut qrels = read_qrels(&qrels_file)?;
-        if corpus.is_empty() {
+        for (file, c) in [(&corpus_file, &corpus), (&queries_file, &queries)] {
+            if c.is_empty() {
+                return Err(EvalError::Search(format!(
+                    "{}: no records in the file",
+                    file.display()
+                )));
+            }
+        }
+        if qrels.is_empty() {
             return Err(EvalError::Search(format!(
-                "{}: the corpus is empty",
-                corpus_file.display()
+                "{}: no judgements in the file",
+                qrels_file.display()
             )));
         }
         let mut judged: Vec<&String> = qrels.keys().collect();
@@ -254,6 +292,24 @@ impl Loaded {
             .filter(|d| corpus.position(d).is_none())
             .count();
         let num_judged_queries = judged.len();
+        let judgements: usize = qrels.values().map(|m| m.len()).sum();
+        if unknown_doc_judgements == judgements {
+            return Err(EvalError::Search(format!(
+                "{}: none of its {judgements} judged documents is in {} (wrong corpus or split?)",
+                qrels_file.display(),
+                corpus_file.display()
+            )));
+        }
+        if unknown_query_ids > 0 || unknown_doc_judgements > 0 {
+            eprintln!(
+                "warning: {}: {unknown_query_ids} of {num_judged_queries} judged queries are not in \
+                 {} (not evaluated); {unknown_doc_judgements} of {judgements} judgements name \
+                 documents not in {} (counted as relevant and never retrieved)",
+                qrels_file.display(),
+                queries_file.display(),
+                corpus_file.display()
+            );
+        }
         let mut eval_queries: Vec<String> = judged
             .iter()
             .filter(|q| queries.position(q).is_some())
@@ -266,8 +322,9 @@ impl Loaded {
         }
         if eval_queries.is_empty() {
             return Err(EvalError::Search(format!(
-                "{}: no judged query has a text in the queries file",
-                qrels_file.display()
+                "{}: none of its {num_judged_queries} judged queries is in {}",
+                qrels_file.display(),
+                queries_file.display()
             )));
         }
         let query_texts = eval_queries

@@ -58,6 +58,32 @@ pub struct Written {
     pub levels_plot: PathBuf,
 }
 
+impl Written {
+    /// The files [`write_outcome`] writes for the summary `summary_path` (nothing is written).
+    pub fn beside(summary_path: &Path) -> Self {
+        Self {
+            summary: summary_path.to_path_buf(),
+            run: sibling(summary_path, ".run"),
+            per_query: sibling(summary_path, ".per_query.json"),
+            table: sibling(summary_path, ".md"),
+            top_k_plot: sibling(summary_path, ".topk.png"),
+            levels_plot: sibling(summary_path, ".levels.png"),
+        }
+    }
+
+    /// Every file, summary first.
+    pub fn paths(&self) -> [&Path; 6] {
+        [
+            &self.summary,
+            &self.run,
+            &self.per_query,
+            &self.table,
+            &self.top_k_plot,
+            &self.levels_plot,
+        ]
+    }
+}
+
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let stem = path
         .file_stem()
@@ -75,14 +101,7 @@ fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
 /// Writes `summary_path` (JSON) and, beside it, `<stem>.run`, `<stem>.per_query.json` and
 /// `<stem>.md`. Every file is written atomically.
 pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, EvalError> {
-    let w = Written {
-        summary: summary_path.to_path_buf(),
-        run: sibling(summary_path, ".run"),
-        per_query: sibling(summary_path, ".per_query.json"),
-        table: sibling(summary_path, ".md"),
-        top_k_plot: sibling(summary_path, ".topk.png"),
-        levels_plot: sibling(summary_path, ".levels.png"),
-    };
+    let w = Written::beside(summary_path);
     if let Some(dir) = summary_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
             path: dir.to_path_buf(),

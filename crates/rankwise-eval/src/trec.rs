@@ -23,6 +23,9 @@ pub enum EvalError {
     /// The encoder failed.
     #[error("encoder: {0}")]
     Encoder(String),
+    /// Evaluation settings that cannot give a meaningful number (e.g. `k = 0`).
+    #[error("settings: {0}")]
+    Settings(String),
     /// Search inputs are unusable (empty corpus, mismatched dimensions, non-finite vectors).
     #[error("search: {0}")]
     Search(String),
@@ -54,11 +57,16 @@ fn parse_err(
     }
 }
 
+/// The file's text, without a leading byte-order mark.
 fn read(path: &Path) -> Result<String, EvalError> {
-    std::fs::read_to_string(path).map_err(|source| EvalError::Io {
+    let mut text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    if text.starts_with(rankwise_data::BOM) {
+        text.drain(..rankwise_data::BOM.len());
+    }
+    Ok(text)
 }
 
 /// Reads qrels (BEIR TSV with header, TREC `qid 0 docid grade`, or JSONL; optionally gzipped)

@@ -83,11 +83,34 @@ pub struct ChatClient {
 impl std::fmt::Debug for ChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatClient")
-            .field("base_url", &self.config.base_url)
+            .field("base_url", &redact_credentials(&self.config.base_url))
             .field("model", &self.config.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .finish()
     }
+}
+
+/// `text` with the credentials of every URL in it (`scheme://user:password@host`) replaced by
+/// `***`, so that addresses can be logged and written.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .unwrap_or(tail.len());
+        match tail[..authority_end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// JSON schema of the four passages (servers that support schemas use it to constrain output).
@@ -158,14 +181,16 @@ impl ChatClient {
 
     fn once(&self, body: &Value) -> Result<Completion, SynthError> {
         self.throttle();
-        let url = self.url();
+        let full_url = self.url();
         let mut req = self
             .agent
-            .post(&url)
+            .post(&full_url)
             .set("Content-Type", "application/json");
         if let Some(key) = &self.api_key {
             req = req.set("Authorization", &format!("Bearer {key}"));
         }
+        // Errors carry the address without credentials (they are logged and written).
+        let url = redact_credentials(&full_url);
         let response = match req.send_json(body) {
             Ok(r) => r,
             Err(ureq::Error::Status(status, r)) => {
@@ -183,7 +208,7 @@ impl ChatClient {
             Err(ureq::Error::Transport(t)) => {
                 return Err(SynthError::Transport {
                     url,
-                    detail: t.to_string(),
+                    detail: redact_credentials(&t.to_string()),
                 });
             }
         };
@@ -267,5 +292,27 @@ impl ChatClient {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_credentials;
+
+    #[test]
+    fn credentials_in_urls_are_redacted_and_the_rest_is_kept() {
+        assert_eq!(
+            redact_credentials("http://user:s3cret@host:8/v1 and https://a@b/c"),
+            "http://***@host:8/v1 and https://***@b/c"
+        );
+        assert_eq!(
+            redact_credentials("http://127.0.0.1:8012/v1/x?y=a@b"),
+            "http://127.0.0.1:8012/v1/x?y=a@b"
+        );
+        assert_eq!(redact_credentials("no url"), "no url");
+        assert_eq!(
+            redact_credentials("\"base_url\": \"http://u:p@h/v1\""),
+            "\"base_url\": \"http://***@h/v1\""
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -68,8 +68,13 @@ impl Default for GenerateConfig {
 pub struct Summary {
     /// Queries considered (after `limit`).
     pub queries: usize,
-    /// Finished before this run (skipped).
+    /// Generated before this run (skipped).
     pub already_done: usize,
+    /// Given up on in an earlier run and not retried now (`retry_failed` off): these queries
+    /// still have no passages.
+    pub earlier_failures: usize,
+    /// Stopped early on request (a signal): some queries were not attempted.
+    pub interrupted: bool,
     /// Generated now.
     pub generated: usize,
     /// Given up on now.
@@ -273,6 +278,17 @@ pub fn generate(
     out: &Path,
     config: &GenerateConfig,
 ) -> Result<Summary, SynthError> {
+    generate_until(queries, out, config, &AtomicBool::new(false))
+}
+
+/// [`generate`] that stops taking new queries once `stop` is set: requests in flight finish and
+/// are written, and the summary says `interrupted`. A rerun continues with the rest.
+pub fn generate_until(
+    queries: &Collection,
+    out: &Path,
+    config: &GenerateConfig,
+    stop: &AtomicBool,
+) -> Result<Summary, SynthError> {
     let start = Instant::now();
     let clients = std::iter::once(config.client.base_url.clone())
         .chain(config.extra_base_urls.iter().cloned())
@@ -287,9 +303,11 @@ pub fn generate(
     let (mut store, recovery) = OutputStore::open(out, config.retry_failed)?;
     let n = config.limit.map_or(queries.len(), |l| l.min(queries.len()));
     let todo: Vec<usize> = (0..n).filter(|&i| !store.is_done(queries.id(i))).collect();
+    let earlier_failures = (0..n).filter(|&i| store.is_failed(queries.id(i))).count();
     let mut summary = Summary {
         queries: n,
-        already_done: n - todo.len(),
+        already_done: (n - todo.len()).saturating_sub(earlier_failures),
+        earlier_failures,
         recovery,
         ..Default::default()
     };
@@ -316,6 +334,9 @@ pub fn generate(
             let (next, todo, prompter) = (&next, &todo, &prompter);
             scope.spawn(move || {
                 loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = todo.get(k) else { break };
                     let outcome = work(client, prompter, config, i, queries.id(i), queries.text(i));
@@ -362,6 +383,7 @@ pub fn generate(
         }
     });
     pb.finish_and_clear();
+    summary.interrupted = summary.generated + summary.failed < todo.len();
     if let Some(e) = write_error {
         return Err(e);
     }

@@ -14,9 +14,9 @@ pub mod output;
 pub mod parse;
 pub mod prompt;
 
-pub use client::{ChatClient, ClientConfig, Completion};
+pub use client::{ChatClient, ClientConfig, Completion, redact_credentials};
 pub use error::SynthError;
-pub use generate::{GenerateConfig, Summary, generate};
+pub use generate::{GenerateConfig, Summary, generate, generate_until};
 pub use output::{OutputStore, Recovery};
 pub use parse::{Rejection, parse_passage, parse_passages};
 pub use prompt::{Attributes, Message, PromptConfig, Prompter, messages};

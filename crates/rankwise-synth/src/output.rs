@@ -52,6 +52,7 @@ pub struct OutputStore {
     generation: File,
     failures: File,
     done: HashSet<String>,
+    failed: HashSet<String>,
 }
 
 const QRELS_HEADER: &str = "query-id\tcorpus-id\tscore\n";
@@ -194,9 +195,15 @@ impl OutputStore {
                 generation: append(&p("generation.jsonl"))?,
                 failures: append(&p("failures.jsonl"))?,
                 done,
+                failed,
             },
             rec,
         ))
+    }
+
+    /// True when `query_id` ended as a failure in an earlier run (and `retry_failed` was off).
+    pub fn is_failed(&self, query_id: &str) -> bool {
+        self.failed.contains(query_id)
     }
 
     /// True when `query_id` needs no more work.

@@ -23,6 +23,10 @@ pub struct TrainState {
     pub seed: u64,
     /// Loss of every step so far.
     pub losses: Vec<f64>,
+    /// The run's resolved configuration (JSON), compared on resume. Absent in checkpoints of
+    /// older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<serde_json::Value>,
 }
 
 fn recorder() -> BinFileRecorder<FullPrecisionSettings> {

@@ -21,7 +21,15 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A checkpoint is missing pieces or cannot be decoded.
+    /// The output folder cannot be used as asked (it holds a run, or has nothing to resume).
+    #[error("output {}: {detail}", path.display())]
+    Output {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong and the ways on.
+        detail: String,
+    },
+    /// A checkpoint is missing pieces, cannot be decoded, or belongs to other settings.
     #[error("checkpoint {}: {detail}", path.display())]
     Checkpoint {
         /// The checkpoint folder.

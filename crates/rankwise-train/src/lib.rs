@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod loss;
 pub mod memory;
+pub mod output;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
@@ -25,6 +26,7 @@ pub use config::{
 };
 pub use error::TrainError;
 pub use loss::Objective;
+pub use output::{OnExisting, RESUMABLE_KEYS, RUN_FILES, config_differences};
 pub use schedule::LrSchedule;
 pub use trainer::{EpochPlan, RunControl, StepLog, StepSettings, StepStats, TrainOutcome, train};
 

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
@@ -22,14 +24,18 @@ use crate::clip::{clip_grad_norm, scale_grads};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::loss::Objective;
+use crate::output::{OnExisting, config_differences, prepare};
 use crate::schedule::LrSchedule;
 use crate::step::{StepDropout, batch_gradients};
 
 /// How a run is driven (not part of the experiment's configuration).
 #[derive(Debug, Clone, Default)]
 pub struct RunControl {
-    /// Continue from the latest checkpoint in the output folder, if there is one.
-    pub resume: bool,
+    /// What to do when the output folder already holds a run (default: refuse).
+    pub existing: OnExisting,
+    /// Set (e.g. by a signal handler) to stop after the current step: a checkpoint is written
+    /// and the outcome says `interrupted`.
+    pub interrupt: Option<Arc<AtomicBool>>,
     /// Show a progress bar.
     pub progress: bool,
     /// Return after this many steps (as if killed), without the final export.
@@ -77,6 +83,33 @@ pub struct TrainOutcome {
     pub seconds: f64,
     /// Warnings raised while training (also printed), e.g. a collapsed score spread.
     pub warnings: Vec<String>,
+    /// The step this invocation resumed from (`None`: it started at step 0).
+    pub resumed_from: Option<u64>,
+    /// Stopped by [`RunControl::interrupt`] before the last step.
+    pub interrupted: bool,
+    /// The newest checkpoint written or resumed from.
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+impl TrainOutcome {
+    /// Steps this invocation ran (not counting those before a resume).
+    pub fn steps_run(&self) -> u64 {
+        self.steps - self.resumed_from.unwrap_or(0)
+    }
+}
+
+/// `config` with its paths made absolute (against the working directory), so that a written
+/// `config.resolved.toml` can be used again from anywhere.
+pub fn with_absolute_paths(config: &TrainConfig) -> Result<TrainConfig, TrainError> {
+    let abs = |p: &Path| std::path::absolute(p).map_err(|e| TrainError::io(p, e));
+    let mut c = config.clone();
+    c.model = abs(&c.model)?;
+    c.data = abs(&c.data)?;
+    c.output_dir = abs(&c.output_dir)?;
+    if let Some(ev) = &mut c.eval {
+        ev.dataset = abs(&ev.dataset)?;
+    }
+    Ok(c)
 }
 
 /// A score spread below this share of the run's first logged step is reported as a collapse.
@@ -285,9 +318,14 @@ pub fn train<B: crate::TrainingBackend>(
     config.validate()?;
     let start = Instant::now();
     let out = &config.output_dir;
+    if out.exists() && !out.is_dir() {
+        return Err(TrainError::Output {
+            path: out.clone(),
+            detail: "exists and is not a folder".into(),
+        });
+    }
+    let resume = prepare(out, control.existing, checkpoint::latest(out)?.is_some())?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let resolved = toml::to_string(config).expect("config serialises");
-    rankwise_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
     let main = devices
         .first()
         .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))?;
@@ -343,18 +381,37 @@ pub fn train<B: crate::TrainingBackend>(
         .with_weight_decay(o.weight_decay)
         .init::<B, BiEncoderModel<B>>();
     let mut model = encoder.model.clone();
+    let temperature = config.loss.temperature_for(encoder.options.normalize);
+    let mut resolved = with_absolute_paths(config)?;
+    resolved.loss.temperature = Some(temperature);
+    let resolved_json = serde_json::to_value(&resolved).expect("config serialises");
     let mut state = TrainState {
         step: 0,
         total_steps: total,
         seed: config.seed,
         losses: Vec::new(),
+        config: Some(resolved_json.clone()),
     };
     let mut last_checkpoint = None;
+    let mut resumed_from = None;
     let metrics = out.join("metrics.jsonl");
-    if control.resume
-        && let Some(path) = checkpoint::latest(out)?
-    {
-        let (m, o2, s) = checkpoint::load::<B, _, _>(&path, model, optim, main)?;
+    if resume && let Some(path) = checkpoint::latest(out)? {
+        let (m, o2, mut s) = checkpoint::load::<B, _, _>(&path, model, optim, main)?;
+        if let Some(stored) = &s.config {
+            let changed = config_differences(stored, &resolved_json);
+            if !changed.is_empty() {
+                return Err(TrainError::Checkpoint {
+                    path,
+                    detail: format!(
+                        "written by a run with other settings; --resume continues the same \
+                         run, so these may not change (use --overwrite or another output \
+                         folder for a new run):\n  {}",
+                        changed.join("\n  ")
+                    ),
+                });
+            }
+        }
+        s.config = Some(resolved_json.clone());
         if s.seed != config.seed || s.total_steps != total {
             return Err(TrainError::Checkpoint {
                 path,
@@ -366,20 +423,13 @@ pub fn train<B: crate::TrainingBackend>(
         }
         model = m;
         optim = o2;
+        resumed_from = Some(s.step);
         state = s;
         last_checkpoint = Some(path);
         truncate_log(&metrics, state.step)?;
-    } else if metrics.exists() {
-        std::fs::remove_file(&metrics).map_err(|e| TrainError::io(&metrics, e))?;
     }
-
-    let temperature = config.loss.temperature_for(encoder.options.normalize);
-    if config.loss.temperature.is_none() {
-        let mut resolved = config.clone();
-        resolved.loss.temperature = Some(temperature);
-        let text = toml::to_string(&resolved).expect("config serialises");
-        rankwise_data::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
-    }
+    let text = toml::to_string(&resolved).expect("config serialises");
+    rankwise_data::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
     let objective = Objective::new(&config.loss, temperature);
     let settings = StepSettings::<B> {
         options: &encoder.options,
@@ -408,17 +458,26 @@ pub fn train<B: crate::TrainingBackend>(
     let mut order_epoch = u64::MAX;
     let mut order = Vec::new();
     let run_start = Instant::now();
-    while state.step < total {
-        if control.stop_after.is_some_and(|s| state.step >= s) {
-            pb.finish_and_clear();
-            return Ok(TrainOutcome {
+    // The outcome as it stands (returned when the loop stops: early, interrupted, or done).
+    macro_rules! ended {
+        ($model_dir:expr, $interrupted:expr) => {
+            TrainOutcome {
                 steps: state.step,
                 total_steps: total,
                 losses: state.losses,
-                model_dir: None,
+                model_dir: $model_dir,
                 seconds: start.elapsed().as_secs_f64(),
                 warnings,
-            });
+                resumed_from,
+                interrupted: $interrupted,
+                last_checkpoint,
+            }
+        };
+    }
+    while state.step < total {
+        if control.stop_after.is_some_and(|s| state.step >= s) {
+            pb.finish_and_clear();
+            return Ok(ended!(None, false));
         }
         let step_start = Instant::now();
         let epoch = state.step / steps_per_epoch;
@@ -494,8 +553,12 @@ pub fn train<B: crate::TrainingBackend>(
             line.queries_per_s
         ));
         pb.set_position(state.step);
+        let interrupted = control
+            .interrupt
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::SeqCst));
         let due = config.checkpoint_every > 0 && state.step.is_multiple_of(config.checkpoint_every);
-        if due || state.step == total {
+        if due || state.step == total || interrupted {
             last_checkpoint = Some(checkpoint::save::<B, _, _>(
                 out,
                 &model,
@@ -504,18 +567,19 @@ pub fn train<B: crate::TrainingBackend>(
                 config.keep_checkpoints,
             )?);
         }
+        if interrupted && state.step < total {
+            pb.finish_and_clear();
+            return Ok(ended!(None, true));
+        }
     }
     pb.finish_and_clear();
     let model_dir = out.join("model");
-    encoder.with_model(model.valid()).save(&model_dir)?;
-    Ok(TrainOutcome {
-        steps: state.step,
-        total_steps: total,
-        losses: state.losses,
-        model_dir: Some(model_dir),
-        seconds: start.elapsed().as_secs_f64(),
-        warnings,
-    })
+    // A finished run resumed has nothing to add: its exported model stays as it is.
+    let finished_before = resumed_from == Some(total) && model_dir.join("config.json").is_file();
+    if !finished_before {
+        encoder.with_model(model.valid()).save(&model_dir)?;
+    }
+    Ok(ended!(Some(model_dir), false))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use rankwise_encoder::{BiEncoder, EncoderOptions, Precision, Side};
 use rankwise_eval::{EvalSettings, evaluate_dataset};
 use rankwise_train::clip::grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
-use rankwise_train::{LossKind, Objective, RunControl, TrainConfig, TrainError, train};
+use rankwise_train::{LossKind, Objective, OnExisting, RunControl, TrainConfig, TrainError, train};
 
 type B = Autodiff<NdArray>;
 
@@ -150,6 +150,13 @@ fn loss_falls_and_heldout_ndcg_rises() {
     assert!(lines[23]["lr"].as_f64().unwrap() < 2e-4);
 }
 
+fn resume() -> RunControl {
+    RunControl {
+        existing: OnExisting::Resume,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,16 +183,39 @@ fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     // Step 5 finished but was not checkpointed (every 2): resume redoes it from step 4.
     let latest = std::fs::read_to_string(cut.output_dir.join("checkpoints/latest")).unwrap();
     assert_eq!(latest, "step-00000004");
-    let b = train::<B>(
-        &cut,
-        &[Default::default()],
-        &RunControl {
-            resume: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let b = train::<B>(&cut, &[Default::default()], &resume()).unwrap();
     assert_eq!(b.losses, a.losses, "identical loss sequence after resume");
+    assert_eq!((b.resumed_from, b.steps_run()), (Some(4), 4));
+    // The finished run is not replaced without being asked, nor resumed with other settings.
+    let model_file = cut.output_dir.join("model/model.safetensors");
+    let written = std::fs::metadata(&model_file).unwrap().modified().unwrap();
+    let e = train::<B>(&cut, &[Default::default()], &RunControl::default()).unwrap_err();
+    assert!(
+        matches!(e, TrainError::Output { .. }) && e.to_string().contains("--resume"),
+        "{e}"
+    );
+    let mut other = cut.clone();
+    other.optimizer.lr *= 2.0;
+    other.checkpoint_every = 3;
+    let e = train::<B>(&other, &[Default::default()], &resume())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("optimizer.lr: ") && !e.contains("checkpoint_every"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::metadata(&model_file).unwrap().modified().unwrap(),
+        written
+    );
+    // Nothing to resume is said, not silently started afresh.
+    let mut fresh = cut.clone();
+    fresh.output_dir = dir.path().join("fresh");
+    let e = train::<B>(&fresh, &[Default::default()], &resume())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nothing to resume"), "{e}");
+    assert!(!fresh.output_dir.exists());
     let log = std::fs::read_to_string(cut.output_dir.join("metrics.jsonl")).unwrap();
     let steps: Vec<u64> = log
         .lines()

@@ -34,7 +34,14 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         k1: args.k1,
         b: args.b,
     };
+    settings.check()?;
     let datasets = args.collections.datasets()?;
+    super::evaluate::check_outputs(
+        &args.collections.output,
+        &datasets,
+        args.collections.overwrite,
+    )?;
+    crate::signals::listen("stopping after the current collection")?;
     let summaries = report_each("bm25", &datasets, &args.collections.output, |dataset| {
         evaluate_bm25(dataset, params, "bm25", &settings)
             .with_context(|| format!("BM25 on {}", dataset.display()))

@@ -7,7 +7,7 @@ use rankwise_data::{
     BinaryConfig, DatasetConfig, MultiLevelConfig, PassageSelection, SourceConfig,
 };
 use rankwise_eval::{EvalSettings, Summary};
-use rankwise_train::{LossKind, TrainConfig};
+use rankwise_train::{LossKind, OnExisting, TrainConfig};
 
 pub use super::evaluate::Lengths;
 use serde::Serialize;
@@ -94,7 +94,8 @@ pub fn small_run(
     (config, settings)
 }
 
-/// Trains one run and evaluates its model on `eval_dataset`.
+/// Trains one run and evaluates its model on `eval_dataset`; an earlier run or result in its
+/// place is replaced only with `overwrite`.
 #[allow(clippy::too_many_arguments)]
 pub fn train_and_evaluate(
     name: &str,
@@ -105,12 +106,18 @@ pub fn train_and_evaluate(
     eval_dataset: &Path,
     settings: &EvalSettings,
     progress: bool,
+    overwrite: bool,
 ) -> anyhow::Result<Row> {
     config.loss.kind = kind;
     config.data = data;
     config.output_dir = out.join(name);
     let t = Instant::now();
-    let trained = super::train::train_config(&config, 1, false, progress)?;
+    let existing = if overwrite {
+        OnExisting::Overwrite
+    } else {
+        OnExisting::Refuse
+    };
+    let trained = super::train::train_config(&config, 1, existing, progress)?;
     let train_s = t.elapsed().as_secs_f64();
     let model = trained.model_dir.expect("finished runs export a model");
     let summary = super::evaluate::evaluate_model(
@@ -120,6 +127,7 @@ pub fn train_and_evaluate(
         settings,
         Lengths::both(config.query_max_length, config.passage_max_length),
         &out.join(format!("eval-{name}.json")),
+        overwrite,
     )?
     .remove(0);
     Ok(Row {
@@ -130,13 +138,14 @@ pub fn train_and_evaluate(
     })
 }
 
-/// Evaluates the starting model.
+/// Evaluates the starting model (an earlier result is replaced only with `overwrite`).
 pub fn evaluate_base(
     model: &Path,
     out: &Path,
     eval_dataset: &Path,
     settings: &EvalSettings,
     lengths: Lengths,
+    overwrite: bool,
 ) -> anyhow::Result<Row> {
     let summary = super::evaluate::evaluate_model(
         model,
@@ -145,6 +154,7 @@ pub fn evaluate_base(
         settings,
         lengths,
         &out.join("eval-base.json"),
+        overwrite,
     )?
     .remove(0);
     Ok(Row {

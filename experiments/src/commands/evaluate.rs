@@ -7,7 +7,9 @@ use rankwise_encoder::BiEncoder;
 use rankwise_eval::report::{markdown_table, write_outcome};
 use rankwise_eval::{EvalSettings, Outcome, Similarity, Summary, evaluate_dataset};
 
+use super::outputs;
 use crate::backend;
+use crate::signals::{self, Interrupted};
 
 /// Arguments of `evaluate`.
 #[derive(clap::Args)]
@@ -70,6 +72,10 @@ pub struct CollectionArgs {
     /// Evaluate only the first N judged queries (smoke runs).
     #[arg(long)]
     pub max_queries: Option<usize>,
+    /// Replace output files that already exist (without it, existing files stop the command
+    /// before any work).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -127,8 +133,9 @@ impl Lengths {
 }
 
 /// Evaluates the model folder `model_dir` on each dataset at `lengths`; writes `<out>` (one
-/// dataset) or `<stem>.<collection>.json` files plus a map in `<out>` (several). Returns the
-/// summaries.
+/// dataset) or `<stem>.<collection>.json` files plus a map in `<out>` (several). Existing
+/// output files are an error unless `overwrite`; everything is checked before the model loads.
+/// Returns the summaries.
 pub fn evaluate_model(
     model_dir: &Path,
     label: &str,
@@ -136,7 +143,10 @@ pub fn evaluate_model(
     settings: &EvalSettings,
     lengths: Lengths,
     output: &Path,
+    overwrite: bool,
 ) -> anyhow::Result<Vec<Summary>> {
+    settings.check()?;
+    check_outputs(output, datasets, overwrite)?;
     let device = backend::device();
     let mut options = rankwise_encoder::EncoderOptions::detect(model_dir)
         .with_context(|| format!("reading the options of {}", model_dir.display()))?;
@@ -160,8 +170,19 @@ pub fn evaluate_model(
     })
 }
 
-/// Runs `evaluate` on each dataset and writes `<out>` (one dataset) or `<stem>.<collection>.json`
-/// files plus a map and a markdown table beside `<out>` (several); prints one line per dataset.
+/// Checks every file an evaluation of `datasets` will write for `output`
+/// ([`outputs::check_writable`]).
+pub fn check_outputs(output: &Path, datasets: &[PathBuf], overwrite: bool) -> anyhow::Result<()> {
+    outputs::check_writable(
+        &outputs::planned_files(output, datasets),
+        datasets,
+        overwrite,
+    )
+}
+
+/// Runs `evaluate` on each dataset and writes `<out>` (one dataset) or `<stem>.<name>.json`
+/// files ([`outputs::summary_paths`]) plus a map and a markdown table beside `<out>` (several);
+/// prints one line per dataset. A signal stops it between datasets, with what was written.
 pub fn report_each(
     label: &str,
     datasets: &[PathBuf],
@@ -170,15 +191,30 @@ pub fn report_each(
 ) -> anyhow::Result<Vec<Summary>> {
     let several = datasets.len() > 1;
     let mut summaries = Vec::new();
-    for dataset in datasets {
+    let mut written_files = Vec::new();
+    for (dataset, path) in datasets
+        .iter()
+        .zip(outputs::summary_paths(output, datasets))
+    {
+        if signals::requested() {
+            return Err(Interrupted {
+                message: format!(
+                    "stopped after {} of {} collections; written: {}. The others were not \
+                     evaluated.",
+                    summaries.len(),
+                    datasets.len(),
+                    if written_files.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        written_files.join(", ")
+                    }
+                ),
+            }
+            .into());
+        }
         let outcome = evaluate(dataset)?;
-        let path = if several {
-            let stem = output.file_stem().unwrap_or_default().to_string_lossy();
-            output.with_file_name(format!("{stem}.{}.json", outcome.summary.collection))
-        } else {
-            output.to_path_buf()
-        };
         let written = write_outcome(&outcome, &path)?;
+        written_files.push(written.summary.display().to_string());
         eprintln!(
             "{} on {}: nDCG@10 {:.4} · MRR@10 {:.4} · Recall@100 {:.4} · {} queries · {:.1} s -> {}",
             label,
@@ -193,15 +229,13 @@ pub fn report_each(
         summaries.push(outcome.summary);
     }
     if several {
-        let map: serde_json::Map<String, serde_json::Value> = summaries
-            .iter()
-            .map(|s| {
-                (
-                    s.collection.clone(),
-                    serde_json::to_value(s).expect("serialisable"),
-                )
-            })
-            .collect();
+        // Keyed by the file names, which are distinct where collection names may not be.
+        let map: serde_json::Map<String, serde_json::Value> =
+            outputs::collection_file_names(datasets)
+                .into_iter()
+                .zip(&summaries)
+                .map(|(name, s)| (name, serde_json::to_value(s).expect("serialisable")))
+                .collect();
         let mut bytes = serde_json::to_vec_pretty(&map)?;
         bytes.push(b'\n');
         rankwise_data::write_atomic(output, &bytes)?;
@@ -251,11 +285,17 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         batch_size: args.batch_size,
         ..default_settings(cache_dir)
     });
+    let datasets = args.collections.datasets()?;
+    check_outputs(
+        &args.collections.output,
+        &datasets,
+        args.collections.overwrite,
+    )?;
+    signals::listen("stopping after the current collection")?;
     let label = model_dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| args.model.clone());
-    let datasets = args.collections.datasets()?;
     let lengths = Lengths {
         query: args.query_max_length,
         passage: args.passage_max_length,
@@ -267,6 +307,7 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         &settings,
         lengths,
         &args.collections.output,
+        args.collections.overwrite,
     )?;
     println!("{}", markdown_table(&summaries));
     Ok(summaries)

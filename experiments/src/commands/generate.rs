@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use rankwise_synth::{GenerateConfig, generate};
+use rankwise_synth::{GenerateConfig, generate_until, redact_credentials};
+
+use crate::signals::{self, Interrupted};
 
 /// Arguments of `generate`.
 #[derive(clap::Args)]
@@ -15,7 +17,9 @@ use rankwise_synth::{GenerateConfig, generate};
     # a small model on two single-thread servers, one level per request\n  \
     experiments generate --queries claims.jsonl --out datasets/synthetic --per-level \\\n    \
     --base-url http://127.0.0.1:8021/v1 --base-url http://127.0.0.1:8022/v1 --concurrency 2 --model qwen\n\n\
-    Killed runs resume where they stopped: run the same command again.")]
+    Killed runs resume where they stopped: run the same command again. The exit status is 0 only \
+    when every query has its passages (failures are listed in failures.jsonl; --retry-failed \
+    tries them again); 130/143 after Ctrl-C/SIGTERM.")]
 pub struct Args {
     /// Queries (`queries.jsonl` with `_id` and `text`).
     #[arg(long)]
@@ -116,19 +120,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(h) = args.hard_fraction {
         p.hard_fraction = h;
     }
-    let settings = serde_json::to_vec_pretty(&config)?;
+    // Credentials in a base URL never reach a file or the terminal.
+    let settings = redact_credentials(&serde_json::to_string_pretty(&config)?);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    rankwise_data::write_atomic(&args.out.join("generate.settings.json"), &settings)?;
-    let s = generate(&queries, &args.out, &config)?;
+    rankwise_data::write_atomic(
+        &args.out.join("generate.settings.json"),
+        settings.as_bytes(),
+    )?;
+    let stop = signals::listen("finishing the requests in flight, then stopping")?;
+    let s = generate_until(&queries, &args.out, &config, &stop)?;
     println!(
-        "{} queries: {} generated now, {} already done, {} failed {:?}; tokens {} prompt + {} completion; \
-         mean words per level 3/2/1/0: {:.0}/{:.0}/{:.0}/{:.0}; {:.1} s",
+        "{} queries: {} generated now, {} already done, {} failed now {:?}, {} failed earlier; \
+         tokens {} prompt + {} completion; mean words per level 3/2/1/0: {:.0}/{:.0}/{:.0}/{:.0}; {:.1} s",
         s.queries,
         s.generated,
         s.already_done,
         s.failed,
         s.failures_by_kind,
+        s.earlier_failures,
         s.prompt_tokens,
         s.completion_tokens,
         s.mean_words_per_level[3],
@@ -136,6 +146,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.mean_words_per_level[1],
         s.mean_words_per_level[0],
         s.seconds
+    );
+    let missing = s.failed + s.earlier_failures;
+    let unfinished = s.queries - s.already_done - s.generated - missing;
+    if s.interrupted {
+        return Err(Interrupted {
+            message: format!(
+                "stopped: {} of {} queries have passages, {unfinished} not attempted, {missing} \
+                 failed; everything finished is written. Run the same command again to continue.",
+                s.already_done + s.generated,
+                s.queries
+            ),
+        }
+        .into());
+    }
+    anyhow::ensure!(
+        missing == 0,
+        "{missing} of {} queries have no passages ({} failed now: {:?}; {} failed in earlier \
+         runs); see {} and rerun with --retry-failed to try them again",
+        s.queries,
+        s.failed,
+        s.failures_by_kind,
+        s.earlier_failures,
+        args.out.join("failures.jsonl").display()
     );
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct Args {
     /// Reduced mode for tests: 2 steps, 5 evaluation queries (use with a tiny model).
     #[arg(long)]
     pub smoke: bool,
+    /// Replace the results of an earlier run in the output folder.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Runs `graded`.
@@ -47,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = super::resolve_model(&args.model)?;
     let src = super::resolve_dataset(&args.dataset)?;
     let out = std::path::absolute(&args.output)?;
+    super::outputs::claim_output(&out, args.overwrite)?;
     let name = src
         .file_name()
         .map_or("collection".into(), |n| n.to_string_lossy().to_string());
@@ -71,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     write("train", &|q| train.contains(q))?;
     write("test", &|q| !train.contains(q))?;
-    let source = SourceConfig::beir(&split, "train");
+    let source = SourceConfig::beir(&split, "train")?;
     let ml = write_data_config(
         &out.join("data-multilevel.toml"),
         &multilevel(source.clone(), 4, args.seed),
@@ -86,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.epochs = args.epochs;
     let progress = !args.smoke;
     let results = vec![
-        evaluate_base(&model, &out, &split, &settings, lengths)?,
+        evaluate_base(&model, &out, &split, &settings, lengths, args.overwrite)?,
         train_and_evaluate(
             "ws2-graded",
             config.clone(),
@@ -96,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &split,
             &settings,
             progress,
+            args.overwrite,
         )?,
         train_and_evaluate(
             "infonce-binarised",
@@ -106,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &split,
             &settings,
             progress,
+            args.overwrite,
         )?,
     ];
     report(

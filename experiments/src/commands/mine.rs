@@ -135,11 +135,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|(q, hits)| (q.clone(), hits.iter().map(|h| h.0.clone()).collect()))
         .collect();
-    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split))?;
+    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split)?)?;
     let rows = match args.ranked {
         Some(depth) => ranked_contexts(&qrels, &ranked, depth, config.min_positive_grade),
         None => {
-            let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus"))?;
+            let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus")?)?;
             pseudo_label(&qrels, &ranked, &corpus, &config)?
         }
     };

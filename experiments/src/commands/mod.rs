@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod graded;
 pub mod mine;
+pub mod outputs;
 pub mod quickstart;
 pub mod reproduce;
 pub mod study;

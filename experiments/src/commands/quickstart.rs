@@ -31,6 +31,9 @@ pub struct Args {
     /// Reduced mode for tests: 2 steps, 5 evaluation queries (use with a tiny model).
     #[arg(long)]
     pub smoke: bool,
+    /// Replace the results of an earlier run in the output folder.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// The shipped synthetic dataset.
@@ -45,8 +48,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let eval = super::resolve_dataset(&args.eval_dataset)?;
     let data = args.data.clone().unwrap_or_else(shipped_data);
     let out = &args.output;
+    super::outputs::claim_output(out, args.overwrite)?;
     std::fs::create_dir_all(out)?;
-    let source = SourceConfig::beir(&std::path::absolute(&data)?, "train");
+    let source = SourceConfig::beir(&std::path::absolute(&data)?, "train")?;
     let ml = write_data_config(
         &out.join("data-multilevel.toml"),
         &multilevel(source.clone(), 4, 7),
@@ -57,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let lengths = super::common::Lengths::both(config.query_max_length, config.passage_max_length);
     let progress = !args.smoke;
     let rows = vec![
-        evaluate_base(&model, out, &eval, &settings, lengths)?,
+        evaluate_base(&model, out, &eval, &settings, lengths, args.overwrite)?,
         train_and_evaluate(
             "ws2",
             config.clone(),
@@ -67,6 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &eval,
             &settings,
             progress,
+            args.overwrite,
         )?,
         train_and_evaluate(
             "infonce",
@@ -77,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &eval,
             &settings,
             progress,
+            args.overwrite,
         )?,
     ];
     report(

@@ -67,9 +67,8 @@ pub struct Args {
     /// Evaluate only the first N queries of each collection.
     #[arg(long)]
     pub eval_max_queries: Option<usize>,
-    /// Continue a killed run.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub existing: super::train::ExistingArgs,
 }
 
 /// `eval.toml`: the collections a trained model is evaluated on.
@@ -101,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let file = dir.join(format!("{}.toml", args.run.file()));
     let train_args = super::train::Args {
         config: file.clone(),
-        resume: args.resume,
+        existing: args.existing,
         devices: args.devices,
         output_dir: None,
         model: args.model.clone(),
@@ -133,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (h, a) => format!("hidden {h:?}, attention {a:?}"),
         }
     );
-    let trained = super::train::train_config(&config, args.devices, args.resume, true)?;
+    let trained = super::train::train_config(&config, args.devices, args.existing.policy(), true)?;
     let model = trained.model_dir.expect("finished runs export a model");
     let eval_file = dir.join("eval.toml");
     let text = std::fs::read_to_string(&eval_file)
@@ -165,6 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &settings,
             super::evaluate::Lengths::both(config.query_max_length, config.passage_max_length),
             &out.join(format!("eval-{name}.json")),
+            args.existing.resume || args.existing.overwrite,
         )?
         .remove(0);
         rows.push(Row {

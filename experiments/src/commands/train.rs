@@ -4,23 +4,47 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rankwise_train::config::Precision;
-use rankwise_train::{LossKind, RunControl, TrainConfig, TrainOutcome, train};
+use rankwise_train::{LossKind, OnExisting, RunControl, TrainConfig, TrainOutcome, train};
 
 use crate::backend;
+use crate::signals::{self, Interrupted};
+
+/// What to do with a run already in the output folder (default: refuse, naming both flags).
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct ExistingArgs {
+    /// Continue the run in the output folder from its latest checkpoint (the settings must be
+    /// the same; only output, checkpoint and evaluation settings may change).
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Replace the run in the output folder (its metrics, checkpoints and model are deleted).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+impl ExistingArgs {
+    /// The trainer's policy for these flags.
+    pub fn policy(self) -> OnExisting {
+        match (self.resume, self.overwrite) {
+            (true, _) => OnExisting::Resume,
+            (_, true) => OnExisting::Overwrite,
+            _ => OnExisting::Refuse,
+        }
+    }
+}
 
 /// Arguments of `train`.
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     experiments train --config experiments/configs/synth_multilevel.toml\n  \
     experiments train --config my.toml --resume            # continue a killed run\n  \
+    experiments train --config my.toml --overwrite         # replace the run in output_dir\n  \
     experiments train --config my.toml --devices 4          # the global batch's chunks spread over 4 devices")]
 pub struct Args {
     /// Training config (TOML; relative paths are taken from the file's folder).
     #[arg(long)]
     pub config: PathBuf,
-    /// Continue from the latest checkpoint in the output folder.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub existing: ExistingArgs,
     /// Devices (GPUs, or CPU replicas) that share the chunks of the global batch (the loss
     /// sees `global_batch` queries whatever this is).
     #[arg(long, default_value_t = 1)]
@@ -121,28 +145,52 @@ impl Args {
 }
 
 /// Trains with `config` on `devices` devices of the selected backend; writes `train.log`
-/// beside the metrics.
+/// beside the metrics. SIGINT/SIGTERM stop it after the current step with a checkpoint, and it
+/// returns [`Interrupted`] saying how to resume.
 pub fn train_config(
     config: &TrainConfig,
     devices: usize,
-    resume: bool,
+    existing: OnExisting,
     progress: bool,
 ) -> anyhow::Result<TrainOutcome> {
     let devs = backend::devices(devices);
+    let interrupt = signals::listen("stopping after the current step, with a checkpoint")?;
     let outcome = train::<backend::TrainBackend>(
         config,
         &devs,
         &RunControl {
-            resume,
+            existing,
+            interrupt: Some(interrupt),
             progress,
             stop_after: None,
         },
     )
     .with_context(|| format!("training into {}", config.output_dir.display()))?;
+    if outcome.interrupted {
+        return Err(Interrupted {
+            message: format!(
+                "stopped at step {} of {} ({}); checkpoint {}. To continue, run the same \
+                 command{}.",
+                outcome.steps,
+                outcome.total_steps,
+                steps_done(&outcome),
+                outcome
+                    .last_checkpoint
+                    .as_ref()
+                    .map_or("none".to_string(), |p| p.display().to_string()),
+                if existing == OnExisting::ResumeIfAny {
+                    " again"
+                } else {
+                    " with --resume"
+                },
+            ),
+        }
+        .into());
+    }
     let mut log = format!(
-        "backend {} x{devices} · {} steps · {:.1} s · final loss {:.6}\n",
+        "backend {} x{devices} · {} · {:.1} s · final loss {:.6}\n",
         backend::NAME,
-        outcome.steps,
+        steps_done(&outcome),
         outcome.seconds,
         outcome.losses.last().copied().unwrap_or(f64::NAN)
     );
@@ -157,14 +205,27 @@ pub fn train_config(
 /// Runs `train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    let out = train_config(&config, args.devices, args.resume, !args.quiet)?;
+    let out = train_config(&config, args.devices, args.existing.policy(), !args.quiet)?;
     println!(
-        "trained {} steps in {:.1} s; model: {}",
-        out.steps,
+        "{} in {:.1} s; model: {}",
+        steps_done(&out),
         out.seconds,
         out.model_dir
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     );
     Ok(())
+}
+
+/// "trained N steps", saying where a resumed run started.
+pub fn steps_done(outcome: &TrainOutcome) -> String {
+    match outcome.resumed_from {
+        Some(from) => format!(
+            "trained {} steps (resumed at step {from}; {} of {} done)",
+            outcome.steps_run(),
+            outcome.steps,
+            outcome.total_steps
+        ),
+        None => format!("trained {} steps", outcome.steps),
+    }
 }

@@ -73,7 +73,7 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
     }
     let start = std::time::Instant::now();
     let real = &settings.train_dataset;
-    let real_qrels_file = qrels_file(real, "train");
+    let real_qrels_file = qrels_file(real, "train")?;
     let real_rows = read_qrels(&real_qrels_file)?;
     let positives: BTreeSet<&str> = real_rows
         .iter()
@@ -131,8 +131,8 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
     write_qrels(&bm25_file, &contexts)?;
 
     // The dev collection: each dev query's BM25 top `dev_pool` plus its judged passages.
-    let corpus = read_corpus(&collection_file(real, "corpus"))?;
-    let queries = read_queries(&collection_file(real, "queries"))?;
+    let corpus = read_corpus(&collection_file(real, "corpus")?)?;
+    let queries = read_queries(&collection_file(real, "queries")?)?;
     let mut pool: BTreeSet<&str> = BTreeSet::new();
     for q in &dev {
         if let Some(list) = ranked.get(*q) {
@@ -162,7 +162,7 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
 
     // The synthetic set, restricted to the training queries.
     let synth = &settings.synthetic;
-    let synth_rows = read_qrels(&qrels_file(synth, "train"))?;
+    let synth_rows = read_qrels(&qrels_file(synth, "train")?)?;
     let synth_train = dir.join("synthetic-train.tsv");
     let kept = rows_of(&synth_rows, |q| train.contains(q));
     let synthetic_queries = kept
@@ -205,10 +205,10 @@ fn write_configs(
 ) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let real = &settings.train_dataset;
     let (real_corpus, real_queries) = (
-        collection_file(real, "corpus"),
-        collection_file(real, "queries"),
+        collection_file(real, "corpus")?,
+        collection_file(real, "queries")?,
     );
-    let synth_corpus = collection_file(&settings.synthetic, "corpus");
+    let synth_corpus = collection_file(&settings.synthetic, "corpus")?;
     let real_source = |qrels: &Path| SourceConfig::new(&real_corpus, &real_queries, qrels);
     let synth_source = SourceConfig::new(&synth_corpus, &real_queries, synth_train);
     let seed = 42;

@@ -387,9 +387,14 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
         .with_context(|| format!("{}: not the expected JSON", path.display()))
 }
 
+/// Writes `value` as JSON atomically; a file that already holds exactly these bytes is left
+/// alone (a resumed study rewrites nothing it finished).
 fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
     rankwise_data::write_atomic(path, &bytes)?;
     Ok(())
 }
@@ -397,7 +402,8 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 /// Trains (resuming a stopped run) and returns the model folder and the seconds spent.
 fn train_unit(config: &TrainConfig, progress: bool) -> anyhow::Result<(PathBuf, f64)> {
     let t = Instant::now();
-    let outcome = super::train::train_config(config, 1, true, progress)?;
+    let outcome =
+        super::train::train_config(config, 1, rankwise_train::OnExisting::ResumeIfAny, progress)?;
     let model = outcome
         .model_dir
         .context("a finished run exports its model")?;
@@ -469,6 +475,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &eval,
                 settings.lengths(),
                 &base,
+                true,
             )?;
         }
         pb.inc(1);
@@ -578,6 +585,7 @@ fn select(
                     &dev_eval,
                     settings.lengths(),
                     &result,
+                    true,
                 )?
                 .remove(0);
                 log(
@@ -676,6 +684,7 @@ fn run_unit(
                 eval,
                 settings.lengths(),
                 &result,
+                true,
             )?;
         }
     }
