@@ -148,7 +148,7 @@ fn train_refuses_to_overwrite_and_resumes_only_the_same_run() {
     // Old: --resume with no checkpoint started from scratch. New: said, nothing written.
     let elsewhere = dir.path().join("elsewhere");
     fails(
-        &mut train(&config, &["--resume", "--output-dir"]).arg(&elsewhere),
+        train(&config, &["--resume", "--output-dir"]).arg(&elsewhere),
         1,
         &["nothing to resume"],
     );

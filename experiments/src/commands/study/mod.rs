@@ -214,6 +214,35 @@ fn candidate_dir(out: &Path, loss: LossKind, t: f64, lr: f64) -> PathBuf {
 }
 
 impl StudySettings {
+    /// The settings as saved: paths under the shared folder or the workspace written from those
+    /// roots (`$RANKWISE_SHARED/…`, `$WORKSPACE/…`), so that a study folder can be resumed on
+    /// another machine or checkout.
+    pub fn portable(&self) -> Self {
+        let roots = [
+            ("$RANKWISE_SHARED", rankwise_assets::shared_root()),
+            ("$WORKSPACE", rankwise_assets::workspace_root()),
+        ]
+        .map(|(token, root)| (token, root.canonicalize().unwrap_or(root)));
+        let fix = |p: &PathBuf| {
+            let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+            roots
+                .iter()
+                .find_map(|(token, root)| {
+                    p.strip_prefix(root)
+                        .ok()
+                        .map(|rest| Path::new(token).join(rest))
+                })
+                .unwrap_or(p)
+        };
+        Self {
+            model: fix(&self.model),
+            train_dataset: fix(&self.train_dataset),
+            synthetic: fix(&self.synthetic),
+            eval_datasets: self.eval_datasets.iter().map(fix).collect(),
+            ..self.clone()
+        }
+    }
+
     fn from_args(args: &Args) -> anyhow::Result<Self> {
         let model = std::path::absolute(super::resolve_model(&args.model)?)?;
         let train_dataset = std::path::absolute(super::resolve_dataset(&args.train_dataset)?)?;
@@ -424,7 +453,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let saved = out.join("study.settings.json");
     if saved.is_file() {
         let before: StudySettings = read_json(&saved)?;
-        if before != settings {
+        if before != settings.portable() {
             bail!(
                 "{} holds a study with other settings ({}); give another --output, or remove \
                  the folder to start over",
@@ -434,7 +463,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         eprintln!("resuming the study in {}", out.display());
     } else {
-        write_json(&saved, &settings)?;
+        write_json(&saved, &settings.portable())?;
     }
     let progress = !args.smoke;
     let mut phases: BTreeMap<String, f64> = BTreeMap::new();
