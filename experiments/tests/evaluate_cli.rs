@@ -153,3 +153,63 @@ fn bad_collections_give_clear_errors_and_unknown_ids_are_counted() {
     let (ok, err, _) = stderr_of(&c, &out);
     assert!(!ok && err.contains("test.tsv:2: field `score`"), "{err}");
 }
+
+#[test]
+fn a_model_in_the_hugging_face_cache_is_found_by_its_hub_id() {
+    // The cache as Python's huggingface_hub lays it out: snapshot files are links into blobs/.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("hub");
+    let repo = cache.join("models--org--tiny-bert");
+    let commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let snapshot = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::create_dir_all(&snapshot).unwrap();
+    for (i, f) in ["config.json", "model.safetensors", "tokenizer.json"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::copy(tiny_model().join(f), repo.join(format!("blobs/b{i}"))).unwrap();
+        std::os::unix::fs::symlink(format!("../../blobs/b{i}"), snapshot.join(f)).unwrap();
+    }
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    let c = tiny_collection(
+        dir.path(),
+        "{\"_id\": \"d1\", \"text\": \"hello world\"}\n",
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\n",
+    );
+    let run = |model: &str, out: &str| {
+        experiments()
+            .env("HF_HUB_CACHE", &cache)
+            .args([
+                "evaluate",
+                "--quiet",
+                "--no-cache",
+                "--model",
+                model,
+                "--dataset",
+            ])
+            .arg(&c)
+            .arg("--output")
+            .arg(dir.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let ok = run("org/tiny-bert", "a.json");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(json(&dir.path().join("a.json"))["num_queries"], 1);
+    // Not in the cache: the id, the path looked at and how to fetch it are named.
+    let missing = run("org/absent", "b.json");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        err.contains("model `org/absent` is not in the Hugging Face cache")
+            && err.contains("models--org--absent")
+            && err.contains("huggingface-cli download org/absent"),
+        "{err}"
+    );
+}

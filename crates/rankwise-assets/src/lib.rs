@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod hub;
+
 /// Name of the environment variable that points at the shared assets folder.
 pub const ENV_VAR: &str = "RANKWISE_SHARED";
 

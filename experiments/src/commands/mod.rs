@@ -17,8 +17,20 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-/// A model folder, or the name of a model in the shared assets (`all-MiniLM-L6-v2`).
+/// Files a model folder needs.
+const MODEL_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+
+/// A model folder, the name of a model in the shared assets (`all-MiniLM-L6-v2`), or a Hub id
+/// (`sentence-transformers/all-MiniLM-L6-v2`, optionally `@revision`) already in the Hugging
+/// Face cache.
 pub fn resolve_model(arg: &str) -> anyhow::Result<PathBuf> {
+    if !PathBuf::from(arg).is_dir() && rankwise_assets::hub::is_hub_id(arg) {
+        return Ok(rankwise_assets::hub::cached_snapshot(
+            rankwise_assets::hub::RepoKind::Model,
+            arg,
+            &MODEL_FILES,
+        )?);
+    }
     resolve(arg, rankwise_assets::model, "model")
 }
 
