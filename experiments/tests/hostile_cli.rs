@@ -179,20 +179,20 @@ fn train_refuses_to_overwrite_and_resumes_only_the_same_run() {
     );
 }
 
-/// Starts `train` on a long run, sends `signal` once a step is logged, and returns the output.
-fn interrupted(config: &Path, signal: &str, extra: &[&str]) -> Output {
-    let child = train(config, extra)
+/// Starts `cmd`, waits until `ready()` holds, sends `signal` (`-INT`, `-TERM`), and returns
+/// the output.
+fn signalled(cmd: &mut Command, signal: &str, ready: impl Fn() -> bool) -> Output {
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let metrics = config.parent().unwrap().join("run/metrics.jsonl");
-    let lines = || std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count());
-    let before = lines();
     let start = Instant::now();
-    // Two steps logged by this process (a resumed run first truncates to its checkpoint).
-    while lines() < before + 2 {
-        assert!(start.elapsed() < Duration::from_secs(120), "no step logged");
+    while !ready() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{cmd:?} never got ready"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let killed = Command::new("kill")
@@ -201,6 +201,21 @@ fn interrupted(config: &Path, signal: &str, extra: &[&str]) -> Output {
         .unwrap();
     assert!(killed.success());
     child.wait_with_output().unwrap()
+}
+
+/// A condition that holds once `wait` has passed.
+fn after(wait: Duration) -> impl Fn() -> bool {
+    let start = Instant::now();
+    move || start.elapsed() >= wait
+}
+
+/// Starts `train` on a long run, sends `signal` once it logged two steps, and returns the output.
+fn interrupted(config: &Path, signal: &str, extra: &[&str]) -> Output {
+    let metrics = config.parent().unwrap().join("run/metrics.jsonl");
+    let lines = || std::fs::read_to_string(&metrics).map_or(0, |t| t.lines().count());
+    // A resumed run first truncates the log to its checkpoint, so count from what is there.
+    let before = lines();
+    signalled(&mut train(config, extra), signal, || lines() >= before + 2)
 }
 
 #[test]
@@ -585,17 +600,11 @@ fn generate_fails_loudly_redacts_credentials_and_stops_on_sigint() {
     // SIGINT: the request in flight finishes and is written, then exit 130.
     let slow = unauthorised_server(Duration::from_millis(700));
     let out2 = dir.path().join("slow");
-    let child = generate(&c.join("queries.jsonl"), &out2, &slow)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = signalled(
+        &mut generate(&c.join("queries.jsonl"), &out2, &slow),
+        "-INT",
+        after(Duration::from_millis(1000)),
+    );
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");
     assert!(
@@ -610,7 +619,8 @@ fn generate_fails_loudly_redacts_credentials_and_stops_on_sigint() {
 fn sigint_stops_evaluate_after_the_current_collection() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eval.json");
-    let child = experiments()
+    let mut evaluate = experiments();
+    evaluate
         .args([
             "evaluate",
             "--quiet",
@@ -623,18 +633,9 @@ fn sigint_stops_evaluate_after_the_current_collection() {
             "cranfield",
             "--output",
         ])
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .arg(&out);
     // Encoding MED takes far longer than starting up.
-    std::thread::sleep(Duration::from_secs(3));
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = signalled(&mut evaluate, "-INT", after(Duration::from_secs(3)));
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(130), "{err}");
     let med = dir.path().join("eval.med.json");
