@@ -49,8 +49,20 @@ fn resolve(
         return Ok(path);
     }
     let looks_like_name = !arg.contains(std::path::MAIN_SEPARATOR);
-    if looks_like_name && let Ok(p) = shared(arg) {
-        return Ok(p);
+    if !looks_like_name {
+        bail!("{what} `{arg}`: no such folder");
     }
-    bail!("{what} `{arg}` is neither a folder nor the name of a shared {what}")
+    match shared(arg) {
+        Ok(p) => Ok(p),
+        Err(e) => bail!(
+            "{what} `{arg}` is neither a folder nor the name of a shared {what}: {e}{}",
+            if what == "model" {
+                " — or give a Hugging Face Hub id of a model in the Hugging Face cache \
+                 (e.g. `huggingface-cli download sentence-transformers/all-MiniLM-L6-v2`, then \
+                 `--model sentence-transformers/all-MiniLM-L6-v2`)"
+            } else {
+                ""
+            }
+        ),
+    }
 }
