@@ -407,6 +407,15 @@ fn hostile_collections_are_named_errors_or_warnings() {
         &|d| std::fs::write(d.join("queries.jsonl"), "").unwrap(),
         &["queries.jsonl: no records in the file"],
     );
+    // No judged query in the queries file.
+    rejects(
+        "unjudged",
+        &|d| {
+            let t = std::fs::read_to_string(d.join("queries.jsonl")).unwrap();
+            std::fs::write(d.join("queries.jsonl"), t.replace("\"q", "\"other-q")).unwrap();
+        },
+        &["none of its 6 judged queries is in", "queries.jsonl"],
+    );
     // Old: judged documents all missing gave nDCG 0.0000 and exit 0.
     rejects(
         "unmatched",
