@@ -245,9 +245,14 @@ fn sigint_and_sigterm_stop_training_with_a_checkpoint_and_it_resumes() {
 
 /// Runs `evaluate` with the tiny model on `dataset` into `out`.
 fn evaluate(dataset: &Path, out: &Path, extra: &[&str]) -> Command {
+    evaluate_with(&tiny(), dataset, out, extra)
+}
+
+/// Runs `evaluate` with `model` (a folder or a shared name) on `dataset` into `out`.
+fn evaluate_with(model: &Path, dataset: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = experiments();
     c.args(["evaluate", "--quiet", "--no-cache", "--model"])
-        .arg(tiny())
+        .arg(model)
         .arg("--dataset")
         .arg(dataset)
         .arg("--output")
@@ -452,17 +457,7 @@ fn unsupported_models_and_lengths_are_refused_before_work() {
         edit(&m);
         m
     };
-    let run = |m: &Path, extra: &[&str]| {
-        let mut cmd = experiments();
-        cmd.args(["evaluate", "--quiet", "--no-cache", "--model"])
-            .arg(m)
-            .arg("--dataset")
-            .arg(&c)
-            .arg("--output")
-            .arg(dir.path().join("o.json"))
-            .args(extra);
-        cmd
-    };
+    let run = |m: &Path, extra: &[&str]| evaluate_with(m, &c, &dir.path().join("o.json"), extra);
     // Old: a GPT-2 config loaded as BERT.
     let gpt2 = model("gpt2", &|m| {
         let t = std::fs::read_to_string(m.join("config.json")).unwrap();
@@ -628,21 +623,12 @@ fn generate_fails_loudly_redacts_credentials_and_stops_on_sigint() {
 fn sigint_stops_evaluate_after_the_current_collection() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("eval.json");
-    let mut evaluate = experiments();
-    evaluate
-        .args([
-            "evaluate",
-            "--quiet",
-            "--no-cache",
-            "--model",
-            "all-MiniLM-L6-v2",
-            "--dataset",
-            "med",
-            "--dataset",
-            "cranfield",
-            "--output",
-        ])
-        .arg(&out);
+    let mut evaluate = evaluate_with(
+        Path::new("all-MiniLM-L6-v2"),
+        Path::new("med"),
+        &out,
+        &["--dataset", "cranfield"],
+    );
     // Encoding MED takes far longer than starting up.
     let o = signalled(&mut evaluate, "-INT", after(Duration::from_secs(3)));
     let err = text(&o.stderr);

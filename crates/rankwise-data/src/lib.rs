@@ -31,7 +31,7 @@ pub use multilevel::{MultiLevelConfig, MultiLevelDataset, PassageSelection};
 pub use pseudo::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts};
 pub use read::{
     BOM, Collection, QrelRow, collection_file, id_flaw, qrels_file, read_corpus, read_qrels,
-    read_queries, strip_bom,
+    read_queries, remove_bom, strip_bom,
 };
 pub use source::{Candidate, SourceConfig, SourceLoader, SourceReport};
 pub use write::{write_atomic, write_qrels};

@@ -73,6 +73,13 @@ pub fn strip_bom(text: &str) -> &str {
     text.strip_prefix(BOM).unwrap_or(text)
 }
 
+/// Removes a leading UTF-8 byte-order mark from `text` in place.
+pub fn remove_bom(text: &mut String) {
+    if text.starts_with(BOM) {
+        text.drain(..BOM.len());
+    }
+}
+
 /// Why `id` cannot be an id, if it cannot: whitespace or control characters would split or
 /// inject rows in the TSV and TREC files written from it.
 pub fn id_flaw(id: &str) -> Option<String> {
@@ -135,8 +142,8 @@ fn for_each_block(
                     ));
                 }
             };
-            if first_line == 1 && text.starts_with(BOM) {
-                text.drain(..BOM.len());
+            if first_line == 1 {
+                remove_bom(&mut text);
             }
             first_line += f(first_line, &text)?;
         }

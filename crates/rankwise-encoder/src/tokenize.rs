@@ -53,9 +53,9 @@ impl TextTokenizer {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
             ));
         }
-        let bytes = std::fs::read(path).map_err(|e| EncoderError::io(path, e))?;
-        let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
-        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| err(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| EncoderError::io(path, e))?;
+        let mut inner =
+            Tokenizer::from_bytes(crate::strip_bom(&text)).map_err(|e| err(e.to_string()))?;
         let pad_id = match inner.get_padding() {
             Some(p) => p.pad_id,
             None => inner

@@ -63,9 +63,7 @@ fn read(path: &Path) -> Result<String, EvalError> {
         path: path.to_path_buf(),
         source,
     })?;
-    if text.starts_with(rankwise_data::BOM) {
-        text.drain(..rankwise_data::BOM.len());
-    }
+    rankwise_data::remove_bom(&mut text);
     Ok(text)
 }
 

@@ -324,7 +324,8 @@ pub fn train<B: crate::TrainingBackend>(
             detail: "exists and is not a folder".into(),
         });
     }
-    let resume = prepare(out, control.existing, checkpoint::latest(out)?.is_some())?;
+    let latest = checkpoint::latest(out)?;
+    let resume = prepare(out, control.existing, latest.is_some())?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let main = devices
         .first()
@@ -395,7 +396,7 @@ pub fn train<B: crate::TrainingBackend>(
     let mut last_checkpoint = None;
     let mut resumed_from = None;
     let metrics = out.join("metrics.jsonl");
-    if resume && let Some(path) = checkpoint::latest(out)? {
+    if resume && let Some(path) = latest {
         let (m, o2, mut s) = checkpoint::load::<B, _, _>(&path, model, optim, main)?;
         if let Some(stored) = &s.config {
             let changed = config_differences(stored, &resolved_json);

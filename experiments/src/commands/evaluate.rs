@@ -286,11 +286,6 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         ..default_settings(cache_dir)
     });
     let datasets = args.collections.datasets()?;
-    check_outputs(
-        &args.collections.output,
-        &datasets,
-        args.collections.overwrite,
-    )?;
     signals::listen("stopping after the current collection")?;
     let label = model_dir
         .file_name()
