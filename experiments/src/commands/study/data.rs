@@ -35,6 +35,18 @@ pub struct Prepared {
     pub seconds: f64,
 }
 
+impl Prepared {
+    /// The same with its paths relative to `root` (the study folder).
+    pub fn relative_to(&self, root: &std::path::Path) -> Self {
+        let rel = |p: &PathBuf| p.strip_prefix(root).map_or_else(|_| p.clone(), PathBuf::from);
+        Self {
+            configs: self.configs.iter().map(|(k, p)| (k.clone(), rel(p))).collect(),
+            dev_collection: rel(&self.dev_collection),
+            ..self.clone()
+        }
+    }
+}
+
 /// Whether query `id` belongs to the dev split: a hash of the id, so the split does not depend
 /// on file order and a query keeps its side when other queries are added.
 pub fn is_dev(id: &str, fraction: f64) -> bool {

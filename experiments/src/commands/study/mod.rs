@@ -10,6 +10,7 @@
 //! folder is never reused with other settings.
 
 mod data;
+mod ledger;
 mod report;
 
 use std::collections::BTreeMap;
@@ -467,11 +468,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let progress = !args.smoke;
     let mut phases: BTreeMap<String, f64> = BTreeMap::new();
+    let mut ledger = ledger::Ledger::open(&out, start)?;
 
     // Data.
     let t = Instant::now();
     let prepared = data::prepare(&settings, &out, progress)?;
     phases.insert("data".into(), t.elapsed().as_secs_f64());
+    ledger.update(&phases, None)?;
     log(
         &out,
         &format!(
@@ -488,6 +491,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let choices = select(&settings, &prepared, &out, progress)?;
     write_json(&out.join("select/choice.json"), &choices)?;
     phases.insert("select".into(), t.elapsed().as_secs_f64());
+    ledger.update(&phases, None)?;
 
     // Base model and BM25.
     let t = Instant::now();
@@ -518,6 +522,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     pb.finish_and_clear();
     phases.insert("base".into(), t.elapsed().as_secs_f64());
+    ledger.update(&phases, None)?;
 
     // Runs × seeds.
     let t = Instant::now();
@@ -532,11 +537,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &settings, &prepared, spec, choice, seed, &out, &eval, progress,
             )?;
             unit_times.insert(format!("{}/seed{seed}", spec.name), times);
+            ledger.update(&phases, Some(("runs", t.elapsed().as_secs_f64())))?;
             pb.inc(1);
         }
     }
     pb.finish_and_clear();
     phases.insert("runs".into(), t.elapsed().as_secs_f64());
+    ledger.update(&phases, None)?;
 
     let t = Instant::now();
     let compute: BTreeMap<String, f64> = [
@@ -557,7 +564,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &out,
         &compute,
         &mut phases,
-        start,
+        &mut ledger,
         t,
     )
 }

@@ -144,7 +144,7 @@ pub fn write(
     out: &Path,
     compute: &BTreeMap<String, f64>,
     phases: &mut BTreeMap<String, f64>,
-    start: Instant,
+    ledger: &mut super::ledger::Ledger,
     report_start: Instant,
 ) -> anyhow::Result<()> {
     let mut collections = BTreeMap::new();
@@ -263,19 +263,13 @@ pub fn write(
 
     phases.insert("report".into(), report_start.elapsed().as_secs_f64());
     // Wall time and phase times add up over the invocations of a resumed study.
-    let mut wall = start.elapsed().as_secs_f64();
-    if let Ok(before) = read_json::<serde_json::Value>(&out.join("study.json")) {
-        wall += before["wall_s"].as_f64().unwrap_or(0.0);
-        if let Some(old) = before["phases_s"].as_object() {
-            for (k, v) in old {
-                *phases.entry(k.clone()).or_default() += v.as_f64().unwrap_or(0.0);
-            }
-        }
-    }
+    ledger.update(phases, None)?;
+    let (wall, total_phases, invocations) = ledger.totals();
+    *phases = total_phases;
     let command = super::super::common::command_line();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut header = format!(
-        "Command: `{command}`\n\nBackend {}, {cores} cores. Wall time {wall:.0} s (summed over invocations); phases (s): {}. \
+        "Command: `{command}`\n\nBackend {}, {cores} cores. Wall time {wall:.0} s over {invocations} invocation(s) (`study.times.json`; a stopped invocation counts up to its last finished unit); phases (s): {}. \
          Compute in the runs (s): {}.\n\n\
          Data: {} training queries ({} with synthetic passages), {} dev queries (dev collection: {} passages). \
          Lengths {}/{}; global batch {}; {} epoch(s); seeds {:?}.\n\n\
@@ -326,10 +320,13 @@ pub fn write(
             "backend": crate::backend::NAME,
             "cores": cores,
             "wall_s": wall,
+            "invocations": invocations,
             "phases_s": phases,
             "compute_s": compute,
-            "settings": settings,
-            "data": prepared,
+            // Paths as in `study.settings.json` and relative to the study folder: the file
+            // names no machine's folders.
+            "settings": settings.portable(),
+            "data": prepared.relative_to(out),
             "choices": choices,
             "collections": collections,
         }),
