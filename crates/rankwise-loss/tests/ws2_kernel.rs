@@ -153,3 +153,26 @@ fn fused_kernel_handles_degenerate_batches() {
     }
     let _ = <Wgpu as Backend>::name(&device);
 }
+
+#[test]
+fn non_finite_scores_are_not_read_back_on_the_device_and_give_a_non_finite_loss() {
+    if !adapter_available() {
+        return;
+    }
+    assert!(!<Autodiff<Wgpu> as Ws2Backend>::host_resident());
+    assert!(<Autodiff<NdArray> as Ws2Backend>::host_resident());
+    let device = WgpuDevice::default();
+    let mut values = vec![0.5f32; 4 * 16];
+    values[9] = f32::NAN;
+    let scores = Tensor::<Autodiff<Wgpu>, 2>::from_data(TensorData::new(values, [4, 16]), &device);
+    let labels: Vec<i32> = (0..16).map(|k| 3 - (k % 4)).collect();
+    let labels =
+        Tensor::<Autodiff<Wgpu>, 2, Int>::from_data(TensorData::new(labels, [4, 4]), &device);
+    // No error (the check would stall the device on every call): the NaN reaches the loss,
+    // where the trainer's check on the loss value it reads anyway refuses it.
+    let loss = WassersteinLoss::new(WassersteinLossConfig::new())
+        .forward(scores, labels)
+        .unwrap();
+    let l: f32 = loss.into_scalar();
+    assert!(!l.is_finite(), "loss {l}");
+}

@@ -130,8 +130,28 @@ pub fn scores<B: burn::tensor::backend::Backend>(
 /// low temperature on unit-norm embeddings) can be met by squeezing every score into a narrow
 /// band; this number falling far below its starting value is the sign.
 pub fn score_spread<B: burn::tensor::backend::AutodiffBackend>(scores: &Tensor<B, 2>) -> f64 {
-    let s = scores.clone().inner();
-    s.var(1).sqrt().mean().into_scalar().elem::<f64>()
+    score_spread_tensor(scores).into_scalar().elem::<f64>()
+}
+
+/// [`score_spread`] as a `[1]` tensor on the scores' device (nothing read back).
+pub fn score_spread_tensor<B: burn::tensor::backend::AutodiffBackend>(
+    scores: &Tensor<B, 2>,
+) -> Tensor<B::InnerBackend, 1> {
+    scores.clone().inner().var(1).sqrt().mean()
+}
+
+/// Loss and score spread in one read from the device (a single synchronisation per step).
+fn read_loss_and_spread<B: burn::tensor::backend::AutodiffBackend>(
+    loss: &Tensor<B, 1>,
+    spread: Tensor<B::InnerBackend, 1>,
+) -> (f64, f64) {
+    let both = Tensor::cat(vec![loss.clone().inner().reshape([1]), spread], 0);
+    let values = both
+        .into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .expect("float values");
+    (values[0], values[1])
 }
 
 fn labels<B: burn::tensor::backend::Backend>(
@@ -185,10 +205,11 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
         let model = &replicas[0];
         let (q, p) = embed(model, options, batch, 0..batch.len(), dropout, main);
         let s = scores(q, p, g, in_batch);
-        let score_spread = score_spread(&s);
+        let spread = score_spread_tensor(&s);
         let loss = objective.forward(s, labels(batch, main))?;
-        let value = loss.clone().into_scalar().elem::<f64>();
-        let grads = GradientsParams::from_grads(loss.backward(), model);
+        let backward = loss.backward();
+        let (value, score_spread) = read_loss_and_spread(&loss, spread);
+        let grads = GradientsParams::from_grads(backward, model);
         return Ok(StepResult {
             loss: value,
             score_spread,
@@ -208,10 +229,10 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
     let q_all = Tensor::<B, 2>::from_inner(Tensor::cat(q_parts, 0)).require_grad();
     let p_all = Tensor::<B, 2>::from_inner(Tensor::cat(p_parts, 0)).require_grad();
     let s = scores(q_all.clone(), p_all.clone(), g, in_batch);
-    let score_spread = score_spread(&s);
+    let spread = score_spread_tensor(&s);
     let loss = objective.forward(s, labels(batch, main))?;
-    let value = loss.clone().into_scalar().elem::<f64>();
     let grads = loss.backward();
+    let (value, score_spread) = read_loss_and_spread(&loss, spread);
     let gq = q_all.grad(&grads).expect("queries take part in the loss");
     let gp = p_all.grad(&grads).expect("passages take part in the loss");
     // Pass 2: per chunk, back-propagate the cached embedding gradients.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
+use burn::tensor::ElementConversion;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -20,7 +21,7 @@ use rankwise_eval::{EvalSettings, evaluate_dataset};
 use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
-use crate::clip::{clip_grad_norm, scale_grads};
+use crate::clip::{clip_grad_norm_on_device, scale_grads};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::loss::Objective;
@@ -262,8 +263,10 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
         if self.grad_accumulation > 1 {
             scale_grads::<B, _>(&model, &mut grads, 1.0 / self.grad_accumulation as f64);
         }
-        let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, self.max_grad_norm);
+        let norm = clip_grad_norm_on_device::<B, _>(&model, &mut grads, self.max_grad_norm);
         let model = optim.step(lr, model, grads);
+        // Read once the whole step is queued: the device is not stalled mid-step.
+        let grad_norm = norm.map_or(0.0, |n| n.into_scalar().elem::<f64>());
         Ok((
             model,
             StepStats {

@@ -62,6 +62,10 @@ where
     I: IntElement,
     BT: BoolElement,
 {
+    fn host_resident() -> bool {
+        false
+    }
+
     fn ws2_loss_and_grad(
         scores: FloatTensor<Self>,
         labels: FloatTensor<Self>,

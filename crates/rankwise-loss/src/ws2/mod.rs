@@ -27,7 +27,10 @@ pub struct WassersteinLossConfig {
     /// ε added to every eigenvalue of `AAᵀ` under the square root (the reference uses 1e-15).
     #[config(default = 1e-15)]
     pub epsilon: f64,
-    /// Reject NaN/±inf scores with an error (reads the scores back to the host).
+    /// Reject NaN/±inf scores with an error. Done where the scores already live in host memory
+    /// (the CPU backends, [`Ws2Backend::host_resident`]); on GPU backends reading them back would
+    /// stall the device on every call, so it is skipped there: a non-finite score then gives a
+    /// non-finite loss, which the trainer refuses.
     #[config(default = true)]
     pub check_finite: bool,
 }
@@ -58,7 +61,7 @@ impl WassersteinLoss {
         scores: Tensor<B, 2>,
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
-        let params = self.validate(&scores, &labels)?;
+        let params = self.validate(&scores, &labels, B::host_resident())?;
         let out = B::ws2_loss(
             scores.into_primitive().tensor(),
             labels.float().into_primitive().tensor(),
@@ -75,7 +78,8 @@ impl WassersteinLoss {
         scores: Tensor<B, 2>,
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
-        let params = self.validate(&scores, &labels)?;
+        // The host path reads the scores anyway: the finiteness check costs nothing more.
+        let params = self.validate(&scores, &labels, true)?;
         let (loss, grad) = host_loss_and_grad::<B>(
             scores.clone().detach().into_primitive().tensor(),
             labels.float().into_primitive().tensor(),
@@ -91,6 +95,7 @@ impl WassersteinLoss {
         &self,
         scores: &Tensor<B, 2>,
         labels: &Tensor<B, 2, Int>,
+        scores_on_host: bool,
     ) -> Result<Ws2Params, LossError> {
         let c = &self.config;
         if !(c.temperature.is_finite() && c.temperature > 0.0) {
@@ -108,7 +113,7 @@ impl WassersteinLoss {
         let [b, m] = scores.dims();
         let [bl, n] = labels.dims();
         check_shapes(b, m, bl, n, c.in_batch)?;
-        if c.check_finite {
+        if c.check_finite && scores_on_host {
             check_finite(
                 scores
                     .to_data()

@@ -38,9 +38,16 @@ pub struct Prepared {
 impl Prepared {
     /// The same with its paths relative to `root` (the study folder).
     pub fn relative_to(&self, root: &std::path::Path) -> Self {
-        let rel = |p: &PathBuf| p.strip_prefix(root).map_or_else(|_| p.clone(), PathBuf::from);
+        let rel = |p: &PathBuf| {
+            p.strip_prefix(root)
+                .map_or_else(|_| p.clone(), PathBuf::from)
+        };
         Self {
-            configs: self.configs.iter().map(|(k, p)| (k.clone(), rel(p))).collect(),
+            configs: self
+                .configs
+                .iter()
+                .map(|(k, p)| (k.clone(), rel(p)))
+                .collect(),
             dev_collection: rel(&self.dev_collection),
             ..self.clone()
         }
