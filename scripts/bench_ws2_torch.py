@@ -17,8 +17,8 @@ def ws2(logits, labels, tau=1.0, eps=1e-15):
     m = logits.shape[1]
     if m != n:
         # Block-diagonal widening, vectorised (one indexed write, no Python loop over rows).
-        wide = torch.zeros(b, b, n, dtype=torch.float64)
-        idx = torch.arange(b)
+        wide = torch.zeros(b, b, n, dtype=torch.float64, device=logits.device)
+        idx = torch.arange(b, device=logits.device)
         wide[idx, idx] = labels.double()
         labels = wide.reshape(b, m)
     p = torch.softmax(logits / tau, dim=1).double()

@@ -282,7 +282,8 @@ fn gradient_checks<B: AutodiffBackend + EncoderBackend>(
         };
         let ratio = max_abs_diff(&got, &reference) / max_abs(&reference).max(f64::MIN_POSITIVE);
         compared += 1;
-        if !(ratio <= worst_ratio) {
+        // NaN (a non-finite gradient) is the worst of all.
+        if ratio.is_nan() || (!worst_ratio.is_nan() && ratio > worst_ratio) {
             worst_ratio = ratio;
             worst_name = name;
         }

@@ -94,9 +94,24 @@ pub fn build(dir: &Path) -> anyhow::Result<Report> {
     }
     let mut torch = BTreeMap::<String, Timing>::new();
     let mut torch_notes = BTreeMap::new();
+    let ran_baselines = dir.join("torch").is_dir();
     for stage in Stage::ALL {
         let path = dir.join("torch").join(format!("{}.json", stage.name()));
-        let Some(v) = read_json(&path)? else { continue };
+        let Some(v) = read_json(&path)? else {
+            let timed = stages
+                .iter()
+                .any(|s| s.stage == stage.name() && !s.timings.is_empty());
+            if ran_baselines && timed {
+                torch_notes.insert(
+                    stage.name().to_string(),
+                    vec![format!(
+                        "no baseline: the PyTorch stage failed or ran out of time (logs/torch-{}.log)",
+                        stage.name()
+                    )],
+                );
+            }
+            continue;
+        };
         let mut notes: Vec<String> = v["notes"]
             .as_array()
             .into_iter()
@@ -166,9 +181,7 @@ pub fn build(dir: &Path) -> anyhow::Result<Report> {
 }
 
 fn number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e9 {
-        format!("{v:.0}")
-    } else if v.abs() >= 100.0 {
+    if (v.fract() == 0.0 && v.abs() < 1e9) || v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 0.01 {
         format!("{v:.3}")

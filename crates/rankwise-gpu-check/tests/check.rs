@@ -163,6 +163,14 @@ fn report_joins_stages_baselines_and_goals() {
     assert!(md.contains("≥ 20×: met"), "{md}");
     assert!(md.contains("≥ 1×: **not met**"), "{md}");
     assert!(md.contains("did not finish"), "{md}");
+    // A stage with timings and no PyTorch file: the baseline's absence is named.
+    report::write_stage(
+        dir.path(),
+        &stage("encode", vec![timing("encode", 100.0, false)]),
+    )
+    .unwrap();
+    let md = report::markdown(&report::build(dir.path()).unwrap());
+    assert!(md.contains("PyTorch encode: no baseline"), "{md}");
     assert!(dir.path().join("report.json").is_file());
 }
 
