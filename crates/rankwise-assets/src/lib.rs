@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod fixtures;
 pub mod hub;
 
 /// Name of the environment variable that points at the shared assets folder.

@@ -5,53 +5,14 @@
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
+pub use rankwise_assets::fixtures::Ws2Case as Case;
 use rankwise_loss::{WassersteinLoss, WassersteinLossConfig, Ws2Backend};
-use serde::Deserialize;
 
 use crate::{Check, Inputs, Outcome, max_abs, max_abs_diff, values};
 
-/// One fixture case, as the PyTorch script wrote it.
-#[derive(Debug, Deserialize)]
-pub struct Case {
-    /// Case name.
-    pub name: String,
-    /// Queries.
-    #[serde(rename = "B")]
-    pub b: usize,
-    /// Labels per query.
-    pub n: usize,
-    /// Score columns.
-    pub m: usize,
-    /// Softmax temperature.
-    pub temperature: f64,
-    /// ε under the square root.
-    pub eps: f64,
-    /// Scores `[B, m]`.
-    pub logits: Vec<Vec<f64>>,
-    /// Labels `[B, n]`.
-    pub labels: Vec<Vec<i64>>,
-    /// Reference loss (f64).
-    pub loss: f64,
-    /// Reference gradient `[B, m]` (f64).
-    pub grad_logits: Vec<Vec<f64>>,
-}
-
 /// Every case of `folder`, in name order.
 pub fn cases(folder: &std::path::Path) -> anyhow::Result<Vec<Case>> {
-    let mut paths: Vec<_> = std::fs::read_dir(folder)
-        .with_context(|| format!("reading the WS2 fixtures in {}", folder.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
-    anyhow::ensure!(!paths.is_empty(), "no WS2 fixtures in {}", folder.display());
-    paths
-        .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
-            serde_json::from_str(&text).with_context(|| format!("{}: not a WS2 case", p.display()))
-        })
-        .collect()
+    Ok(rankwise_assets::fixtures::ws2_cases(folder)?)
 }
 
 /// Loss and gradient of one case on backend `B`.
@@ -59,7 +20,7 @@ pub fn loss_and_grad<B: AutodiffBackend + Ws2Backend>(
     case: &Case,
     device: &B::Device,
 ) -> anyhow::Result<(f64, Vec<f64>)> {
-    let logits: Vec<f32> = case.logits.iter().flatten().map(|&v| v as f32).collect();
+    let logits: Vec<f32> = case.logits_flat().iter().map(|&v| v as f32).collect();
     let scores =
         Tensor::<B, 2>::from_data(TensorData::new(logits, [case.b, case.m]), device).require_grad();
     let labels: Vec<i32> = case.labels.iter().flatten().map(|&v| v as i32).collect();
@@ -67,7 +28,7 @@ pub fn loss_and_grad<B: AutodiffBackend + Ws2Backend>(
     let loss = WassersteinLoss::new(
         WassersteinLossConfig::new()
             .with_temperature(case.temperature)
-            .with_in_batch(case.m != case.n || case.b == 1)
+            .with_in_batch(case.widened())
             .with_epsilon(case.eps),
     )
     .forward(scores.clone(), labels)?;
@@ -89,7 +50,7 @@ pub fn run<B: AutodiffBackend + Ws2Backend>(
             (loss - case.loss).abs(),
             1e-4 * case.loss.abs() + 1e-12,
         ));
-        let want: Vec<f64> = case.grad_logits.iter().flatten().copied().collect();
+        let want = case.grad_flat();
         out.checks.push(Check::new(
             format!("{} gradient max|Δ| / max|ref|", case.name),
             max_abs_diff(&grad, &want) / max_abs(&want).max(f64::MIN_POSITIVE),

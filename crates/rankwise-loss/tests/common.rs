@@ -1,58 +1,18 @@
 //! Loading the PyTorch WS2 fixtures (`reference/ws2/*.json`).
 #![allow(dead_code)]
 
-use serde::Deserialize;
-
-#[derive(Debug, Deserialize)]
-pub struct Case {
-    pub name: String,
-    #[serde(rename = "B")]
-    pub b: usize,
-    pub n: usize,
-    pub m: usize,
-    pub in_batch: bool,
-    pub temperature: f64,
-    pub eps: f64,
-    pub logits: Vec<Vec<f64>>,
-    pub labels: Vec<Vec<i64>>,
-    pub loss: f64,
-    pub grad_logits: Vec<Vec<f64>>,
-}
-
-impl Case {
-    pub fn logits_flat(&self) -> Vec<f64> {
-        self.logits.iter().flatten().copied().collect()
-    }
-    pub fn labels_flat(&self) -> Vec<f64> {
-        self.labels.iter().flatten().map(|&v| v as f64).collect()
-    }
-    pub fn grad_flat(&self) -> Vec<f64> {
-        self.grad_logits.iter().flatten().copied().collect()
-    }
-    /// `in_batch` as the loss understands it: widened labels (`m != n`), or B = 1.
-    pub fn widened(&self) -> bool {
-        self.m != self.n || self.b == 1
-    }
-}
+pub use rankwise_assets::fixtures::Ws2Case as Case;
 
 pub fn cases() -> Vec<Case> {
     let dir = rankwise_assets::reference("ws2").expect("WS2 fixtures");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    paths.sort();
+    let cases = rankwise_assets::fixtures::ws2_cases(&dir).unwrap();
     assert_eq!(
-        paths.len(),
+        cases.len(),
         10,
         "expected 10 WS2 fixture cases in {}",
         dir.display()
     );
-    paths
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-        .collect()
+    cases
 }
 
 /// `|loss − ref| ≤ rel·|ref| + abs`.
