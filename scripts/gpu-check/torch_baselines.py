@@ -21,6 +21,10 @@ import sys
 import time
 
 
+# The SyCL training script's WS2 (eigvals of A·Aᵀ in float64, autograd), on any device.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bench_ws2_torch import ws2  # noqa: E402
+
 DEVICE = os.environ.get("GPU_CHECK_TORCH_DEVICE", "cuda")
 SMOKE = os.environ.get("GPU_CHECK_SMOKE") == "1"
 
@@ -101,14 +105,6 @@ def models(work, tokenizer_json):
         folder = os.path.join(work, name)
         model.save_pretrained(folder, safe_serialization=True)
         tok.save_pretrained(folder)
-
-
-def ws2(logits, labels):
-    """The SyCL training script's WS2 (eigvals of A·Aᵀ in float64, autograd): the formulation
-    of `scripts/bench_ws2_torch.py`, which works on any device."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from bench_ws2_torch import ws2 as reference
-    return reference(logits, labels)
 
 
 def pseudo_scores(count):

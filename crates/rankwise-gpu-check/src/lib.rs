@@ -300,7 +300,7 @@ pub fn run_stages(
         BackendKind::Cuda => {
             #[cfg(feature = "cuda")]
             {
-                use burn::backend::{Autodiff, Cuda};
+                use burn::backend::Cuda;
                 let driver = [
                     "/dev/nvidiactl",
                     "/dev/nvidia0",
@@ -312,12 +312,7 @@ pub fn run_stages(
                         driver.join(", ")
                     );
                 }
-                let device = Default::default();
-                probe::<Cuda>(&device, "cuda")?;
-                for &stage in stages {
-                    done(&run_stage::<Autodiff<Cuda>>(stage, "cuda", &device, inputs))?;
-                }
-                Ok(())
+                run_on::<Cuda>("cuda", stages, inputs, &mut done)
             }
             #[cfg(not(feature = "cuda"))]
             {
@@ -330,13 +325,7 @@ pub fn run_stages(
         BackendKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             {
-                use burn::backend::{Autodiff, Wgpu};
-                let device = Default::default();
-                probe::<Wgpu>(&device, "wgpu")?;
-                for &stage in stages {
-                    done(&run_stage::<Autodiff<Wgpu>>(stage, "wgpu", &device, inputs))?;
-                }
-                Ok(())
+                run_on::<burn::backend::Wgpu>("wgpu", stages, inputs, &mut done)
             }
             #[cfg(not(feature = "wgpu"))]
             {
@@ -345,6 +334,27 @@ pub fn run_stages(
             }
         }
     }
+}
+
+/// Opens the default device of `B` (failing at once when it does not answer) and runs
+/// `stages` on it with automatic differentiation.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn run_on<B: burn::tensor::backend::Backend>(
+    name: &str,
+    stages: &[Stage],
+    inputs: &Inputs,
+    done: &mut impl FnMut(&StageReport) -> anyhow::Result<()>,
+) -> anyhow::Result<()>
+where
+    burn::backend::Autodiff<B>: TrainingBackend,
+{
+    type Ad<B> = burn::backend::Autodiff<B>;
+    let device = Default::default();
+    probe::<Ad<B>>(&device, name)?;
+    for &stage in stages {
+        done(&run_stage::<Ad<B>>(stage, name, &device, inputs))?;
+    }
+    Ok(())
 }
 
 /// A sum of two numbers on the device: the first touch, where a missing driver shows.

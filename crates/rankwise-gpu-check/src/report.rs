@@ -10,20 +10,16 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
+use rankwise_data::write_atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{Stage, StageReport, Status, Timing};
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    rankwise_data::write_atomic(path, bytes).map_err(Into::into)
-}
-
 /// Writes one stage's report to `<dir>/stages/<stage>.json`.
 pub fn write_stage(dir: &Path, report: &StageReport) -> anyhow::Result<()> {
     let path = dir.join("stages").join(format!("{}.json", report.stage));
-    write_atomic(&path, &serde_json::to_vec_pretty(report)?)
+    Ok(write_atomic(&path, &serde_json::to_vec_pretty(report)?)?)
 }
 
 /// The speed goals of the check: (measurement, least rankwise speed-up over PyTorch).

@@ -138,6 +138,9 @@ impl Texts {
 
     /// Writes `texts.json` (temporary file, then rename).
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        crate::report::write_atomic(path, &serde_json::to_vec(self)?)
+        Ok(rankwise_data::write_atomic(
+            path,
+            &serde_json::to_vec(self)?,
+        )?)
     }
 }

@@ -10,11 +10,6 @@ use rankwise_loss::{WassersteinLoss, WassersteinLossConfig, Ws2Backend};
 
 use crate::{Check, Inputs, Outcome, max_abs, max_abs_diff, values};
 
-/// Every case of `folder`, in name order.
-pub fn cases(folder: &std::path::Path) -> anyhow::Result<Vec<Case>> {
-    Ok(rankwise_assets::fixtures::ws2_cases(folder)?)
-}
-
 /// Loss and gradient of one case on backend `B`.
 pub fn loss_and_grad<B: AutodiffBackend + Ws2Backend>(
     case: &Case,
@@ -43,7 +38,7 @@ pub fn run<B: AutodiffBackend + Ws2Backend>(
     inputs: &Inputs,
 ) -> anyhow::Result<Outcome> {
     let mut out = Outcome::default();
-    for case in cases(&inputs.reference.join("ws2"))? {
+    for case in rankwise_assets::fixtures::ws2_cases(&inputs.reference.join("ws2"))? {
         let (loss, grad) = loss_and_grad::<B>(&case, device)?;
         out.checks.push(Check::new(
             format!("{} loss |Δ|", case.name),

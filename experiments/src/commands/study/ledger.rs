@@ -53,18 +53,12 @@ impl Ledger {
         })
     }
 
-    /// Records this invocation's finished `phases` and, if one is running, its time so far.
-    pub fn update(
-        &mut self,
-        phases: &BTreeMap<String, f64>,
-        running: Option<(&str, f64)>,
-    ) -> anyhow::Result<()> {
+    /// Records `secs` spent so far in `phase` by this invocation (called again as a phase goes
+    /// on: the last value counts) and writes the ledger.
+    pub fn record(&mut self, phase: &str, secs: f64) -> anyhow::Result<()> {
         let now = self.invocations.last_mut().expect("this invocation");
         now.wall_s = self.start.elapsed().as_secs_f64();
-        now.phases_s = phases.clone();
-        if let Some((phase, secs)) = running {
-            now.phases_s.insert(phase.to_string(), secs);
-        }
+        now.phases_s.insert(phase.to_string(), secs);
         super::write_json(
             &self.path,
             &File {

@@ -467,14 +467,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_json(&saved, &settings.portable())?;
     }
     let progress = !args.smoke;
-    let mut phases: BTreeMap<String, f64> = BTreeMap::new();
     let mut ledger = ledger::Ledger::open(&out, start)?;
 
     // Data.
     let t = Instant::now();
     let prepared = data::prepare(&settings, &out, progress)?;
-    phases.insert("data".into(), t.elapsed().as_secs_f64());
-    ledger.update(&phases, None)?;
+    ledger.record("data", t.elapsed().as_secs_f64())?;
     log(
         &out,
         &format!(
@@ -490,8 +488,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let choices = select(&settings, &prepared, &out, progress)?;
     write_json(&out.join("select/choice.json"), &choices)?;
-    phases.insert("select".into(), t.elapsed().as_secs_f64());
-    ledger.update(&phases, None)?;
+    ledger.record("select", t.elapsed().as_secs_f64())?;
 
     // Base model and BM25.
     let t = Instant::now();
@@ -521,8 +518,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    phases.insert("base".into(), t.elapsed().as_secs_f64());
-    ledger.update(&phases, None)?;
+    ledger.record("base", t.elapsed().as_secs_f64())?;
 
     // Runs × seeds.
     let t = Instant::now();
@@ -537,13 +533,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 &settings, &prepared, spec, choice, seed, &out, &eval, progress,
             )?;
             unit_times.insert(format!("{}/seed{seed}", spec.name), times);
-            ledger.update(&phases, Some(("runs", t.elapsed().as_secs_f64())))?;
+            ledger.record("runs", t.elapsed().as_secs_f64())?;
             pb.inc(1);
         }
     }
     pb.finish_and_clear();
-    phases.insert("runs".into(), t.elapsed().as_secs_f64());
-    ledger.update(&phases, None)?;
+    ledger.record("runs", t.elapsed().as_secs_f64())?;
 
     let t = Instant::now();
     let compute: BTreeMap<String, f64> = [
@@ -563,7 +558,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &choices,
         &out,
         &compute,
-        &mut phases,
         &mut ledger,
         t,
     )

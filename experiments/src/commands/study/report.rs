@@ -143,7 +143,6 @@ pub fn write(
     choices: &BTreeMap<String, Choice>,
     out: &Path,
     compute: &BTreeMap<String, f64>,
-    phases: &mut BTreeMap<String, f64>,
     ledger: &mut super::ledger::Ledger,
     report_start: Instant,
 ) -> anyhow::Result<()> {
@@ -261,11 +260,9 @@ pub fn write(
         floor,
     )?;
 
-    phases.insert("report".into(), report_start.elapsed().as_secs_f64());
+    ledger.record("report", report_start.elapsed().as_secs_f64())?;
     // Wall time and phase times add up over the invocations of a resumed study.
-    ledger.update(phases, None)?;
-    let (wall, total_phases, invocations) = ledger.totals();
-    *phases = total_phases;
+    let (wall, phases, invocations) = ledger.totals();
     let command = super::super::common::command_line();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut header = format!(
