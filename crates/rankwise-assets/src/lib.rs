@@ -1,5 +1,6 @@
-//! One place that finds the real assets tests and examples need: Hugging Face model folders,
-//! BEIR-layout collections and reference fixtures.
+//! One place that finds the real assets commands, tests and examples need: Hugging Face model
+//! folders, BEIR-layout collections and reference fixtures — in the shared assets folder, the
+//! Hugging Face cache, or (feature `download`, [`resolve`]) on the Hugging Face Hub.
 //!
 //! The root is the environment variable `RANKWISE_SHARED`, or `../shared` relative to the
 //! workspace root when it is unset. Every lookup returns a [`MissingAsset`] error that names the
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 pub mod fixtures;
 pub mod hub;
+#[cfg(feature = "download")]
+pub mod resolve;
 
 /// Name of the environment variable that points at the shared assets folder.
 pub const ENV_VAR: &str = "RANKWISE_SHARED";

@@ -2,11 +2,22 @@
 //! Python's `huggingface_hub` (and every tool built on it) writes —
 //! `<cache>/models--<org>--<name>/{refs/<revision>, snapshots/<commit>/<files>, blobs/}` — so a
 //! model downloaded by sentence-transformers or `huggingface-cli` is used where it is.
+//!
+//! [`beir`] picks the files of a dataset repository that make a BEIR collection; with the feature
+//! `download`, [`download`] fetches what the cache lacks from the Hub into the same layout.
 
 use std::path::{Path, PathBuf};
 
+pub mod beir;
+#[cfg(feature = "download")]
+pub mod download;
+#[cfg(feature = "fake-hub")]
+pub mod fake;
+#[cfg(feature = "download")]
+mod verify;
+
 /// The kind of repository: its folder prefix in the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RepoKind {
     /// `models--…`
     Model,
@@ -15,6 +26,14 @@ pub enum RepoKind {
 }
 
 impl RepoKind {
+    /// `model` or `dataset`, for messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Model => "model",
+            Self::Dataset => "dataset",
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Self::Model => "models",
@@ -57,6 +76,11 @@ pub fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"))
 }
 
+/// The folder of repository `repo` (`org/name`) in the cache folder `cache`.
+pub fn repo_folder(cache: &Path, kind: RepoKind, repo: &str) -> PathBuf {
+    cache.join(format!("{}--{}", kind.prefix(), repo.replace('/', "--")))
+}
+
 /// Whether `arg` has the shape of a Hub id: `org/name`, optionally `@revision`.
 pub fn is_hub_id(arg: &str) -> bool {
     let repo = arg.split_once('@').map_or(arg, |(r, _)| r);
@@ -77,13 +101,10 @@ pub fn cached_snapshot_in(
     id: &str,
     required: &[&str],
 ) -> Result<PathBuf, NotCached> {
-    let (repo, revision) = id.split_once('@').unwrap_or((id, "main"));
-    let folder = cache.join(format!("{}--{}", kind.prefix(), repo.replace('/', "--")));
+    let (repo, revision) = split_revision(id);
+    let folder = repo_folder(cache, kind, repo);
     let missing = |detail: String, looked_at: PathBuf| NotCached {
-        what: match kind {
-            RepoKind::Model => "model",
-            RepoKind::Dataset => "dataset",
-        },
+        what: kind.noun(),
         id: id.to_string(),
         detail,
         looked_at,
@@ -113,6 +134,37 @@ pub fn cached_snapshot_in(
         }
     }
     Ok(snapshot)
+}
+
+/// The files of a snapshot folder, as paths relative to it with `/` separators, sorted (links
+/// into `blobs/` count when they resolve).
+pub fn snapshot_files(snapshot: &Path) -> std::io::Result<Vec<String>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else if path.is_file() {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                out.push(parts.join("/"));
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(snapshot, snapshot, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// The repository and revision of an id: `org/name@rev` → (`org/name`, `rev`); `main` when no
+/// revision is given.
+pub fn split_revision(id: &str) -> (&str, &str) {
+    id.split_once('@').unwrap_or((id, "main"))
 }
 
 /// [`cached_snapshot_in`] the [`cache_dir`].
