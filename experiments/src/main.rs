@@ -20,6 +20,10 @@ static ALLOC: rankwise_train::memory::TrainingAllocator = rankwise_train::memory
     about = "Train and evaluate dense retrievers on graded relevance with list-wise losses"
 )]
 struct Cli {
+    /// Never touch the network: models and datasets come from folders, the shared assets or the
+    /// Hugging Face cache only (as `HF_HUB_OFFLINE=1`).
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,7 +57,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     rankwise_train::memory::keep_freed_memory();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    commands::set_offline(cli.offline);
+    let result = match cli.command {
         Command::Embed(args) => commands::embed::run(args),
         Command::Evaluate(args) => commands::evaluate::run(args).map(|_| ()),
         Command::Bm25(args) => commands::bm25::run(args).map(|_| ()),

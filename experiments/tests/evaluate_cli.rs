@@ -181,6 +181,7 @@ fn a_model_in_the_hugging_face_cache_is_found_by_its_hub_id() {
     let run = |model: &str, out: &str| {
         experiments()
             .env("HF_HUB_CACHE", &cache)
+            .env("HF_HUB_OFFLINE", "1")
             .args([
                 "evaluate",
                 "--quiet",

@@ -40,7 +40,7 @@ fn quickstart_and_graded_reduced() {
     let qs = dir.path().join("qs");
     run_ok(
         experiments()
-            .args(["quickstart", "--smoke", "--model"])
+            .args(["quickstart", "--smoke", "--eval-dataset", "med", "--model"])
             .arg(tiny())
             .arg("--output")
             .arg(&qs),
@@ -73,7 +73,7 @@ fn quickstart_and_graded_reduced() {
     assert_eq!(metrics.lines().count(), 2);
     // A second run into the same folder is refused before any work; --overwrite replaces it.
     let again = experiments()
-        .args(["quickstart", "--smoke", "--model"])
+        .args(["quickstart", "--smoke", "--eval-dataset", "med", "--model"])
         .arg(tiny())
         .arg("--output")
         .arg(&qs)
@@ -91,7 +91,14 @@ fn quickstart_and_graded_reduced() {
     );
     run_ok(
         experiments()
-            .args(["quickstart", "--smoke", "--overwrite", "--model"])
+            .args([
+                "quickstart",
+                "--smoke",
+                "--overwrite",
+                "--eval-dataset",
+                "med",
+                "--model",
+            ])
             .arg(tiny())
             .arg("--output")
             .arg(&qs),
@@ -388,4 +395,152 @@ fn study_smoke_resumes_and_refuses_other_settings() {
     let out2 = study().args(["--query-max-length", "32"]).output().unwrap();
     assert!(!out2.status.success());
     assert!(String::from_utf8_lossy(&out2.stderr).contains("other settings"));
+}
+
+/// A machine with the repository and nothing beside it: no shared folder, an empty Hugging Face
+/// cache, and `endpoint` as the Hub.
+fn fresh_machine(cmd: &mut Command, root: &Path, endpoint: &str) {
+    let empty = root.join("no-shared");
+    std::fs::create_dir_all(&empty).unwrap();
+    cmd.env("RANKWISE_SHARED", &empty)
+        .env("HF_HOME", root.join("hf"))
+        .env("RANKWISE_CACHE", root.join("rankwise-cache"))
+        .env("HF_ENDPOINT", endpoint)
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HF_HUB_OFFLINE")
+        .env_remove("HF_TOKEN");
+}
+
+#[test]
+fn quickstart_on_a_fresh_machine_without_network_fails_at_once_naming_what_to_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    // A closed port: the network is blocked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for offline in [false, true] {
+        let mut cmd = experiments();
+        cmd.args(["quickstart", "--output"])
+            .arg(dir.path().join("qs"));
+        fresh_machine(&mut cmd, dir.path(), &endpoint);
+        if offline {
+            cmd.arg("--offline");
+        }
+        let start = std::time::Instant::now();
+        let out = cmd.output().unwrap();
+        let seconds = start.elapsed().as_secs_f64();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(seconds < 1.0, "{seconds} s");
+        assert!(
+            err.contains("model `sentence-transformers/all-MiniLM-L6-v2`")
+                && err.contains("models--sentence-transformers--all-MiniLM-L6-v2")
+                && err.contains("huggingface-cli download sentence-transformers/all-MiniLM-L6-v2")
+                && err.contains("RANKWISE_SHARED")
+                && err.contains("no-shared/models/all-MiniLM-L6-v2"),
+            "{err}"
+        );
+        let reason = if offline {
+            "offline".to_string()
+        } else {
+            format!("could not reach {endpoint}")
+        };
+        assert!(err.contains(&reason), "{err}");
+        assert!(
+            !dir.path().join("qs").exists(),
+            "nothing is written before the assets are there"
+        );
+    }
+}
+
+#[test]
+fn quickstart_downloads_its_default_model_and_collection_from_the_hub() {
+    use rankwise_assets::hub::RepoKind;
+    use rankwise_assets::hub::fake::{FakeHub, FakeRepo};
+    let hub = FakeHub::start().unwrap();
+    // The tiny BERT stands in for all-MiniLM-L6-v2, a six-passage collection for SciFact.
+    let mut model = FakeRepo {
+        commit: "1111111111111111111111111111111111111111".into(),
+        lfs: vec!["model.safetensors".into()],
+        ..Default::default()
+    };
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        model
+            .files
+            .insert(f.into(), std::fs::read(tiny().join(f)).unwrap());
+    }
+    hub.add(
+        RepoKind::Model,
+        "sentence-transformers/all-MiniLM-L6-v2",
+        model,
+    );
+    let mut data = FakeRepo {
+        commit: "2222222222222222222222222222222222222222".into(),
+        ..Default::default()
+    };
+    let (mut corpus, mut queries, mut qrels) = (
+        String::new(),
+        String::new(),
+        String::from("query-id\tcorpus-id\tscore\n"),
+    );
+    for i in 0..6 {
+        corpus.push_str(&format!(
+            "{{\"_id\": \"d{i}\", \"title\": \"\", \"text\": \"vitamin {i} deficiency\"}}\n"
+        ));
+        queries.push_str(&format!(
+            "{{\"_id\": \"q{i}\", \"text\": \"what does vitamin {i} do\"}}\n"
+        ));
+        qrels.push_str(&format!("q{i}\td{i}\t1\n"));
+    }
+    for (f, text) in [
+        ("corpus.jsonl", corpus),
+        ("queries.jsonl", queries),
+        ("qrels/test.tsv", qrels),
+    ] {
+        data.files.insert(f.into(), text.into_bytes());
+    }
+    hub.add(RepoKind::Dataset, "mteb/scifact", data);
+
+    let dir = tempfile::tempdir().unwrap();
+    let qs = dir.path().join("qs");
+    let mut cmd = experiments();
+    cmd.args(["quickstart", "--smoke", "--output"]).arg(&qs);
+    fresh_machine(&mut cmd, dir.path(), hub.url());
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("model `sentence-transformers/all-MiniLM-L6-v2`: downloaded from")
+            && err.contains("dataset `mteb/scifact`: downloaded from"),
+        "{err}"
+    );
+    for row in rows(&qs.join("results.json")) {
+        assert_eq!(row["summary"]["collection"], "scifact");
+    }
+    // Into the standard cache layout.
+    assert!(
+        dir.path()
+            .join("hf/hub/models--sentence-transformers--all-MiniLM-L6-v2/refs/main")
+            .is_file()
+    );
+    // A second run reads the cache, offline.
+    let mut cmd = experiments();
+    cmd.args([
+        "quickstart",
+        "--smoke",
+        "--offline",
+        "--overwrite",
+        "--output",
+    ])
+    .arg(&qs);
+    fresh_machine(&mut cmd, dir.path(), hub.url());
+    let before = hub.log().len();
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Hugging Face cache (commit 111111111111)"),
+        "{err}"
+    );
+    assert_eq!(hub.log().len(), before);
 }

@@ -643,23 +643,3 @@ fn sigint_stops_evaluate_after_the_current_collection() {
     assert!(!dir.path().join("eval.cranfield.json").exists());
     assert!(!out.exists());
 }
-
-#[test]
-fn without_the_shared_folder_the_quickstart_says_what_to_fetch_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let start = Instant::now();
-    let err = fails(
-        experiments()
-            .env("RANKWISE_SHARED", dir.path().join("absent"))
-            .args(["quickstart", "--output"])
-            .arg(dir.path().join("qs")),
-        1,
-        &[
-            "absent/models/all-MiniLM-L6-v2",
-            "RANKWISE_SHARED",
-            "huggingface-cli download sentence-transformers/all-MiniLM-L6-v2",
-        ],
-    );
-    assert!(start.elapsed() < Duration::from_secs(5), "{err}");
-    assert!(!dir.path().join("qs").exists());
-}

@@ -116,6 +116,14 @@ pub enum ResolveError {
     /// A Hub id that could not be had.
     #[error(transparent)]
     Hub(#[from] HubError),
+    /// A Hub id the shared folder mirrors, in neither place.
+    #[error("{source}; nor is it in the shared assets: {mirror}")]
+    HubOrShared {
+        /// Why the Hub route failed.
+        source: HubError,
+        /// Where the shared copy was looked for.
+        mirror: MissingAsset,
+    },
 }
 
 /// The folder of a model argument.
@@ -135,15 +143,24 @@ fn resolve(arg: &str, kind: RepoKind, opts: &HubOptions) -> Result<Resolved, Res
         return found(path, Origin::Folder);
     }
     if is_hub_id(arg) {
-        if let Some((_, shared)) = SHARED_MIRRORS.iter().find(|(id, _)| *id == arg)
-            && let Ok(p) = crate::shared(shared)
-        {
-            return found(p, Origin::Shared);
-        }
+        let mirror = match SHARED_MIRRORS.iter().find(|(id, _)| *id == arg) {
+            Some((_, shared)) => match crate::shared(shared) {
+                Ok(p) => return found(p, Origin::Shared),
+                Err(missing) => Some(missing),
+            },
+            None => None,
+        };
         let start = Instant::now();
         let fetched = match kind {
-            RepoKind::Model => download::fetch_model(opts, arg)?,
-            RepoKind::Dataset => download::fetch_dataset(opts, arg)?,
+            RepoKind::Model => download::fetch_model(opts, arg),
+            RepoKind::Dataset => download::fetch_dataset(opts, arg),
+        };
+        let fetched = match (fetched, mirror) {
+            (Ok(f), _) => f,
+            (Err(source), Some(mirror)) => {
+                return Err(ResolveError::HubOrShared { source, mirror });
+            }
+            (Err(e), None) => return Err(e.into()),
         };
         let origin = if fetched.files == 0 {
             Origin::Cache {

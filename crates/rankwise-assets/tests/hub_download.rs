@@ -352,10 +352,7 @@ fn datasets_in_both_hub_layouts_become_beir_folders() {
 
     let got = fetch_dataset(&opts, "mteb/tiny").unwrap();
     assert_eq!(got.files, 3, "only the tables");
-    assert!(
-        got.folder
-            .ends_with(format!("datasets--mteb--tiny/snapshots/{COMMIT}"))
-    );
+    assert!(got.folder.starts_with(dir.path().join("views")) && got.folder.ends_with("tiny"));
     assert_eq!(read(&got.folder, "qrels/test.tsv"), qrels);
 
     let got = fetch_dataset(&opts, "BeIR/tiny").unwrap();

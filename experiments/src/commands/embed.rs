@@ -11,7 +11,7 @@ use crate::backend;
 #[derive(clap::Args)]
 pub struct Args {
     /// Model folder (config.json, model.safetensors, tokenizer.json) or a shared model name.
-    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
     pub model: String,
     /// Embed as passages instead of queries.
     #[arg(long)]

@@ -14,55 +14,45 @@ pub mod study;
 pub mod train;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::bail;
+use rankwise_assets::hub::download::HubOptions;
+use rankwise_assets::resolve::{self, Origin, Resolved};
 
-/// Files a model folder needs.
-const MODEL_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+static OFFLINE: AtomicBool = AtomicBool::new(false);
+
+/// `--offline`: never touch the network (as `HF_HUB_OFFLINE=1`).
+pub fn set_offline(offline: bool) {
+    OFFLINE.store(offline, Ordering::Relaxed);
+}
+
+/// How to reach the Hugging Face Hub: the environment, and `--offline`.
+pub fn hub_options() -> HubOptions {
+    let mut opts = HubOptions::from_env();
+    opts.offline |= OFFLINE.load(Ordering::Relaxed);
+    opts
+}
+
+/// Says on stderr where an asset came from, unless it was given as a folder.
+fn announce(what: &str, arg: &str, resolved: &Resolved) {
+    if resolved.origin != Origin::Folder {
+        eprintln!("{what} `{arg}`: {resolved}");
+    }
+}
 
 /// A model folder, the name of a model in the shared assets (`all-MiniLM-L6-v2`), or a Hub id
-/// (`sentence-transformers/all-MiniLM-L6-v2`, optionally `@revision`) already in the Hugging
-/// Face cache.
+/// (`sentence-transformers/all-MiniLM-L6-v2`, optionally `@revision`): from the shared folder
+/// when it mirrors it, the Hugging Face cache, or downloaded into the cache.
 pub fn resolve_model(arg: &str) -> anyhow::Result<PathBuf> {
-    if !PathBuf::from(arg).is_dir() && rankwise_assets::hub::is_hub_id(arg) {
-        return Ok(rankwise_assets::hub::cached_snapshot(
-            rankwise_assets::hub::RepoKind::Model,
-            arg,
-            &MODEL_FILES,
-        )?);
-    }
-    resolve(arg, rankwise_assets::model, "model")
+    let resolved = resolve::model(arg, &hub_options())?;
+    announce("model", arg, &resolved);
+    Ok(resolved.path)
 }
 
-/// A BEIR folder, or the name of a shared collection (`med`, `scifact`, ...).
+/// A BEIR folder, the name of a shared collection (`med`, `scifact`, ...), or a Hub dataset id
+/// in the BEIR / MTEB layout (`mteb/scifact`, `BeIR/scifact`).
 pub fn resolve_dataset(arg: &str) -> anyhow::Result<PathBuf> {
-    resolve(arg, rankwise_assets::dataset, "dataset")
-}
-
-fn resolve(
-    arg: &str,
-    shared: impl Fn(&str) -> Result<PathBuf, rankwise_assets::MissingAsset>,
-    what: &str,
-) -> anyhow::Result<PathBuf> {
-    let path = PathBuf::from(arg);
-    if path.is_dir() {
-        return Ok(path);
-    }
-    let looks_like_name = !arg.contains(std::path::MAIN_SEPARATOR);
-    if !looks_like_name {
-        bail!("{what} `{arg}`: no such folder");
-    }
-    match shared(arg) {
-        Ok(p) => Ok(p),
-        Err(e) => bail!(
-            "{what} `{arg}` is neither a folder nor the name of a shared {what}: {e}{}",
-            if what == "model" {
-                " — or give a Hugging Face Hub id of a model in the Hugging Face cache \
-                 (e.g. `huggingface-cli download sentence-transformers/all-MiniLM-L6-v2`, then \
-                 `--model sentence-transformers/all-MiniLM-L6-v2`)"
-            } else {
-                ""
-            }
-        ),
-    }
+    let resolved = resolve::dataset(arg, &hub_options())?;
+    announce("dataset", arg, &resolved);
+    Ok(resolved.path)
 }

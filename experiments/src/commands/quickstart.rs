@@ -19,14 +19,16 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "runs/quickstart")]
     pub output: PathBuf,
-    /// Starting model (folder or shared name).
-    #[arg(long, default_value = "all-MiniLM-L6-v2")]
+    /// Starting model: a folder, a shared name, or a Hugging Face Hub id (read from the shared
+    /// folder when it mirrors it, else the Hugging Face cache, else downloaded).
+    #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
     pub model: String,
     /// Synthetic training data (BEIR layout with graded qrels/train.tsv).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Evaluation collection (folder or shared name).
-    #[arg(long, default_value = "med")]
+    /// Evaluation collection: a BEIR folder, a shared name, or a Hub dataset id (SciFact's 300
+    /// test claims by default).
+    #[arg(long, default_value = "mteb/scifact")]
     pub eval_dataset: String,
     /// Reduced mode for tests: 2 steps, 5 evaluation queries (use with a tiny model).
     #[arg(long)]

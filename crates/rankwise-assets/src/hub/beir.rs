@@ -5,8 +5,8 @@
 //! `queries.jsonl`, `qrels/test.tsv`, as `mteb/scifact`), one parquet shard per table in a folder
 //! named after it (`corpus/corpus-00000-of-00001.parquet`, as `BeIR/scifact`), and qrels in a
 //! companion repository named `<id>-qrels` holding `test.tsv` (as `BeIR/scifact-qrels`).
-//! [`select`] finds the tables in a list of repository files; [`beir_folder`] returns a folder
-//! the BEIR readers take: the snapshot itself when it is one, else a folder of links.
+//! [`select`] finds the tables in a list of repository files; [`beir_folder`] makes a folder of
+//! links to them in the BEIR layout, which the readers take.
 
 use std::path::{Path, PathBuf};
 
@@ -229,58 +229,51 @@ fn beir_name(stem: &str, source: &str, exts: &[&str]) -> String {
     format!("{stem}.{ext}")
 }
 
-/// A BEIR folder for `files`: `snapshot` itself when its files already sit where the readers
-/// look (`corpus.<ext>`, `queries.<ext>`, `qrels/<split>.<ext>`), else `views/<name>`, a folder
-/// of links into the snapshots, made once (in a temporary folder renamed into place).
-/// `qrels_snapshot` is the companion's snapshot when the qrels are there.
+/// A BEIR folder for `files`: `<views>/<key>/<name>`, a folder of links into the snapshots
+/// (`corpus.<ext>`, `queries.<ext>`, `qrels/<split>.<ext>`), made once (in a temporary folder
+/// renamed into place). It is named `name` (the repository's name, `scifact`) because reports
+/// name a collection by its folder. `qrels_snapshot` is the companion's snapshot when the qrels
+/// are there.
 pub fn beir_folder(
     files: &BeirFiles,
     snapshot: &Path,
     qrels_snapshot: &Path,
     views: &Path,
+    key: &str,
     name: &str,
 ) -> std::io::Result<PathBuf> {
-    let corpus = beir_name("corpus", &files.corpus, &TABLE_EXT);
-    let queries = beir_name("queries", &files.queries, &TABLE_EXT);
-    let qrels: Vec<(String, &String)> = files
-        .qrels
-        .iter()
-        .map(|(split, path)| {
-            (
-                format!("qrels/{}", beir_name(split, path, &QRELS_EXT)),
-                path,
-            )
-        })
-        .collect();
-    let in_place = !files.qrels_in_companion
-        && files.corpus == corpus
-        && files.queries == queries
-        && qrels.iter().all(|(beir, path)| beir == *path);
-    if in_place {
-        return Ok(snapshot.to_path_buf());
-    }
-    let view = views.join(name);
+    let parent = views.join(key);
+    let view = parent.join(name);
     if view.is_dir() {
         return Ok(view);
     }
-    std::fs::create_dir_all(views)?;
-    let tmp = views.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&parent)?;
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
     std::fs::create_dir_all(tmp.join("qrels"))?;
-    let link = |target: PathBuf, at: &str| -> std::io::Result<()> {
+    let link = |target: PathBuf, at: String| -> std::io::Result<()> {
         let target = std::path::absolute(target)?;
         link_file(&target, &tmp.join(at))
     };
-    link(snapshot.join(&files.corpus), &corpus)?;
-    link(snapshot.join(&files.queries), &queries)?;
-    for (beir, path) in &qrels {
-        link(qrels_snapshot.join(path), beir)?;
+    link(
+        snapshot.join(&files.corpus),
+        beir_name("corpus", &files.corpus, &TABLE_EXT),
+    )?;
+    link(
+        snapshot.join(&files.queries),
+        beir_name("queries", &files.queries, &TABLE_EXT),
+    )?;
+    for (split, path) in &files.qrels {
+        link(
+            qrels_snapshot.join(path),
+            format!("qrels/{}", beir_name(split, path, &QRELS_EXT)),
+        )?;
     }
     match std::fs::rename(&tmp, &view) {
         Ok(()) => Ok(view),
-        // Another process made the same view first: theirs is as good.
+        // Another process made the same folder first: theirs is as good.
         Err(_) if view.is_dir() => {
             std::fs::remove_dir_all(&tmp)?;
             Ok(view)
@@ -308,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn a_beir_folder_repository_is_used_in_place() {
+    fn a_beir_folder_repository_is_selected_as_it_is() {
         let files = strings(&[
             ".gitattributes",
             "README.md",
@@ -326,10 +319,7 @@ mod tests {
                 ("train".into(), "qrels/train.tsv".into())
             ]
         );
-        let dir = tempfile::tempdir().unwrap();
-        let snap = dir.path().join("snap");
-        let folder = beir_folder(&got, &snap, &snap, &dir.path().join("views"), "x").unwrap();
-        assert_eq!(folder, snap);
+        assert!(!got.qrels_in_companion);
     }
 
     #[test]
@@ -359,7 +349,9 @@ mod tests {
         std::fs::write(qsnap.join("test.tsv"), "T").unwrap();
         std::fs::write(qsnap.join("train.tsv"), "R").unwrap();
         let views = dir.path().join("views");
-        let folder = beir_folder(&got, &snap, &qsnap, &views, "BeIR--scifact").unwrap();
+        let folder =
+            beir_folder(&got, &snap, &qsnap, &views, "BeIR--scifact--c", "scifact").unwrap();
+        assert_eq!(folder, views.join("BeIR--scifact--c/scifact"));
         let read = |p: &str| std::fs::read_to_string(folder.join(p)).unwrap();
         assert_eq!(read("corpus.parquet"), "C");
         assert_eq!(read("queries.parquet"), "Q");
@@ -367,7 +359,7 @@ mod tests {
         assert_eq!(read("qrels/train.tsv"), "R");
         // Made once: a second call returns the same folder.
         assert_eq!(
-            beir_folder(&got, &snap, &qsnap, &views, "BeIR--scifact").unwrap(),
+            beir_folder(&got, &snap, &qsnap, &views, "BeIR--scifact--c", "scifact").unwrap(),
             folder
         );
     }

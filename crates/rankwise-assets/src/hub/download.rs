@@ -526,21 +526,28 @@ pub fn fetch_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, HubError> {
     let files = beir::select(id, &listing, companion.as_ref().map(|(f, _)| f.as_slice()))?;
     let (snapshot, mut n, mut bytes) = remote.fetch_all(&files.own_files(), &commit)?;
     let mut qrels_snapshot = snapshot.clone();
-    let mut name = view_name(id, &commit, None);
+    let mut key = view_key(id, &commit, None);
     if let Some((_, qcommit)) = &companion {
         let (qs, qn, qb) = companion_remote.fetch_all(&files.companion_files(), qcommit)?;
         qrels_snapshot = qs;
         n += qn;
         bytes += qb;
-        name = view_name(id, &commit, Some(qcommit));
+        key = view_key(id, &commit, Some(qcommit));
     }
-    let folder = beir::beir_folder(&files, &snapshot, &qrels_snapshot, &opts.views, &name)
-        .map_err(|e| {
-            remote.other(format!(
-                "making its BEIR folder in {}: {e}",
-                opts.views.display()
-            ))
-        })?;
+    let folder = beir::beir_folder(
+        &files,
+        &snapshot,
+        &qrels_snapshot,
+        &opts.views,
+        &key,
+        repo_name(id),
+    )
+    .map_err(|e| {
+        remote.other(format!(
+            "making its BEIR folder in {}: {e}",
+            opts.views.display()
+        ))
+    })?;
     Ok(Fetched {
         folder,
         commit,
@@ -549,8 +556,14 @@ pub fn fetch_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, HubError> {
     })
 }
 
-/// The name of a BEIR folder of links: repository, commit, and the qrels' commit.
-fn view_name(id: &str, commit: &str, qrels_commit: Option<&str>) -> String {
+/// The name part of `org/name[@revision]`.
+fn repo_name(id: &str) -> &str {
+    let (repo, _) = super::split_revision(id);
+    repo.rsplit('/').next().unwrap_or(repo)
+}
+
+/// The folder that holds a BEIR folder of links: repository, commit, and the qrels' commit.
+fn view_key(id: &str, commit: &str, qrels_commit: Option<&str>) -> String {
     let (repo, _) = super::split_revision(id);
     let short = |c: &str| c.chars().take(12).collect::<String>();
     match qrels_commit {
@@ -587,7 +600,7 @@ fn cached_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, NotCached> {
     })?;
     let commit = commit_of(&snapshot);
     let qrels_snapshot = companion.as_ref().unwrap_or(&snapshot);
-    let name = view_name(
+    let key = view_key(
         id,
         &commit,
         files
@@ -595,13 +608,20 @@ fn cached_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, NotCached> {
             .then(|| commit_of(qrels_snapshot))
             .as_deref(),
     );
-    let folder =
-        beir::beir_folder(&files, &snapshot, qrels_snapshot, &opts.views, &name).map_err(|e| {
-            not_cached(format!(
-                "cannot make its BEIR folder in {}: {e}",
-                opts.views.display()
-            ))
-        })?;
+    let folder = beir::beir_folder(
+        &files,
+        &snapshot,
+        qrels_snapshot,
+        &opts.views,
+        &key,
+        repo_name(id),
+    )
+    .map_err(|e| {
+        not_cached(format!(
+            "cannot make its BEIR folder in {}: {e}",
+            opts.views.display()
+        ))
+    })?;
     Ok(Fetched {
         folder,
         commit,
