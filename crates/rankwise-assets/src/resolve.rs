@@ -117,10 +117,10 @@ pub enum ResolveError {
     #[error(transparent)]
     Hub(#[from] HubError),
     /// A Hub id the shared folder mirrors, in neither place.
-    #[error("{source}; nor is it in the shared assets: {mirror}")]
+    #[error("{hub}; nor is it in the shared assets: {mirror}")]
     HubOrShared {
         /// Why the Hub route failed.
-        source: HubError,
+        hub: HubError,
         /// Where the shared copy was looked for.
         mirror: MissingAsset,
     },
@@ -157,8 +157,8 @@ fn resolve(arg: &str, kind: RepoKind, opts: &HubOptions) -> Result<Resolved, Res
         };
         let fetched = match (fetched, mirror) {
             (Ok(f), _) => f,
-            (Err(source), Some(mirror)) => {
-                return Err(ResolveError::HubOrShared { source, mirror });
+            (Err(hub), Some(mirror)) => {
+                return Err(ResolveError::HubOrShared { hub, mirror });
             }
             (Err(e), None) => return Err(e.into()),
         };

@@ -295,10 +295,10 @@ impl<'a> Remote<'a> {
                     id,
                     endpoint: self.opts.endpoint.clone(),
                     detail: t.to_string(),
-                    cached: self.not_cached(format!(
-                        "{} not there",
-                        file.map_or("the repository".to_string(), |f| format!("`{f}`"))
-                    )),
+                    cached: self.not_cached(match file {
+                        Some(f) => format!("`{f}` is not there"),
+                        None => "not there, or not whole".to_string(),
+                    }),
                 },
             },
             ApiError::TooManyRetries(inner) => {

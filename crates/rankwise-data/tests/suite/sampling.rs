@@ -1,6 +1,6 @@
 //! Every sampling rule of the multi-level and binary datasets on hand-made files.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 

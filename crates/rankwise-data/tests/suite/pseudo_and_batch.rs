@@ -1,6 +1,6 @@
 //! Pseudo-labelling by rank bands, and the batcher's tensors.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -4,7 +4,7 @@
 //! formats of one file, empty or unmatched files, unsupported models, lengths beyond the model,
 //! non-finite weights), `generate` failures and credentials, and SIGINT/SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

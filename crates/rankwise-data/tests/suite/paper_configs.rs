@@ -1,7 +1,7 @@
 //! The paper's four data configurations (`datasets/configs/*.toml`) load on a stand-in data
 //! folder with the same layout and produce items with the paper's group sizes and labels.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Malformed input gives an error naming the file, line and field, for each error class.
 
-mod common;
+use crate::common;
 
 use rankwise_data::{
     DataError, DatasetConfig, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,

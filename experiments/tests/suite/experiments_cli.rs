@@ -2,7 +2,7 @@
 //! `graded`, and `reproduce` for each of the paper's four configs on a stand-in data folder
 //! with the paper's layout.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,4 @@
+//! Tests of the training loop: resume, devices, and parity with Trove. Each file is a module of this one test binary (compiled and linked once).
+
+mod train;
+mod trove_parity;
