@@ -109,20 +109,20 @@ pub enum ResolveError {
         /// The argument.
         arg: String,
         /// Where the shared asset was looked for.
-        missing: MissingAsset,
+        missing: Box<MissingAsset>,
         /// A Hub id of that kind.
         example: &'static str,
     },
     /// A Hub id that could not be had.
     #[error(transparent)]
-    Hub(#[from] HubError),
+    Hub(#[from] Box<HubError>),
     /// A Hub id the shared folder mirrors, in neither place.
     #[error("{hub}; nor is it in the shared assets: {mirror}")]
     HubOrShared {
         /// Why the Hub route failed.
-        hub: HubError,
+        hub: Box<HubError>,
         /// Where the shared copy was looked for.
-        mirror: MissingAsset,
+        mirror: Box<MissingAsset>,
     },
 }
 
@@ -158,9 +158,12 @@ fn resolve(arg: &str, kind: RepoKind, opts: &HubOptions) -> Result<Resolved, Res
         let fetched = match (fetched, mirror) {
             (Ok(f), _) => f,
             (Err(hub), Some(mirror)) => {
-                return Err(ResolveError::HubOrShared { hub, mirror });
+                return Err(ResolveError::HubOrShared {
+                    hub: Box::new(hub),
+                    mirror: Box::new(mirror),
+                });
             }
-            (Err(e), None) => return Err(e.into()),
+            (Err(e), None) => return Err(Box::new(e).into()),
         };
         let origin = if fetched.files == 0 {
             Origin::Cache {
@@ -192,7 +195,7 @@ fn resolve(arg: &str, kind: RepoKind, opts: &HubOptions) -> Result<Resolved, Res
         Err(missing) => Err(ResolveError::NotShared {
             what: kind.noun(),
             arg: arg.to_string(),
-            missing,
+            missing: Box::new(missing),
             example: match kind {
                 RepoKind::Model => "sentence-transformers/all-MiniLM-L6-v2",
                 RepoKind::Dataset => "mteb/scifact",

@@ -129,7 +129,7 @@ pub struct Fetched {
 pub enum HubError {
     /// Offline, and not in the cache.
     #[error("{0} (offline: HF_HUB_OFFLINE or --offline is set, so nothing is downloaded)")]
-    Offline(NotCached),
+    Offline(Box<NotCached>),
     /// The endpoint could not be reached, and the repository is not in the cache.
     #[error("{what} `{id}`: could not reach {endpoint} ({detail}). {cached}")]
     Unreachable {
@@ -142,7 +142,7 @@ pub enum HubError {
         /// The transport's error.
         detail: String,
         /// Where the cache was looked at, and how to fill it.
-        cached: NotCached,
+        cached: Box<NotCached>,
     },
     /// The server answered with an error status.
     #[error("{what} `{id}`{file}: {endpoint} answered {status}: {meaning}")]
@@ -295,10 +295,10 @@ impl<'a> Remote<'a> {
                     id,
                     endpoint: self.opts.endpoint.clone(),
                     detail: t.to_string(),
-                    cached: self.not_cached(match file {
+                    cached: Box::new(self.not_cached(match file {
                         Some(f) => format!("`{f}` is not there"),
                         None => "not there, or not whole".to_string(),
-                    }),
+                    })),
                 },
             },
             ApiError::TooManyRetries(inner) => {
@@ -436,7 +436,7 @@ pub fn fetch_model(opts: &HubOptions, id: &str) -> Result<Fetched, HubError> {
         Err(e) => e,
     };
     if opts.offline {
-        return Err(HubError::Offline(cached));
+        return Err(HubError::Offline(Box::new(cached)));
     }
     let remote = Remote::new(opts, RepoKind::Model, id)?;
     let (listing, commit) = remote.list()?;
@@ -506,7 +506,7 @@ pub fn fetch_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, HubError> {
         Err(e) => e,
     };
     if opts.offline {
-        return Err(HubError::Offline(cached));
+        return Err(HubError::Offline(Box::new(cached)));
     }
     let remote = Remote::new(opts, RepoKind::Dataset, id)?;
     let (listing, commit) = remote.list()?;
