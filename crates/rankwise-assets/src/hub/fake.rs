@@ -199,12 +199,21 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         drop(s);
         return error(&stream, "404 Not Found", "RepoNotFound");
     };
-    let Some(repo) = s.repos.get(&(kind, id)).cloned() else {
+    // Only what this request needs is copied out of the repository (not every file's bytes).
+    let Some((commit, token, listing, content, lfs)) = s.repos.get(&(kind, id)).map(|r| {
+        (
+            r.commit.clone(),
+            r.token.clone(),
+            r.files.keys().cloned().collect::<Vec<_>>(),
+            r.files.get(&file).cloned(),
+            r.lfs.contains(&file),
+        )
+    }) else {
         drop(s);
         // The Hub answers 401 for a repository that does not exist (as for a private one).
         return error(&stream, "401 Unauthorized", "RepoNotFound");
     };
-    if let Some(token) = &repo.token
+    if let Some(token) = &token
         && req.authorization.as_deref() != Some(&format!("Bearer {token}"))
     {
         drop(s);
@@ -212,12 +221,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     }
     if api {
         drop(s);
-        let siblings: Vec<serde_json::Value> = repo
-            .files
-            .keys()
+        let siblings: Vec<serde_json::Value> = listing
+            .iter()
             .map(|f| serde_json::json!({ "rfilename": f }))
             .collect();
-        let body = serde_json::json!({ "sha": repo.commit, "siblings": siblings }).to_string();
+        let body = serde_json::json!({ "sha": commit, "siblings": siblings }).to_string();
         return respond(
             &stream,
             "200 OK",
@@ -226,7 +234,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             body.len(),
         );
     }
-    let Some(content) = repo.files.get(&file).cloned() else {
+    let Some(content) = content else {
         drop(s);
         return error(&stream, "404 Not Found", "EntryNotFound");
     };
@@ -235,14 +243,14 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         return error(&stream, "404 Not Found", "EntryNotFound");
     }
     let (sha256, git) = super::verify::etags_of(&content);
-    let mut headers = vec![("x-repo-commit", repo.commit.clone())];
-    if repo.lfs.contains(&file) {
+    let mut headers = vec![("x-repo-commit", commit)];
+    if lfs {
         headers.push(("x-linked-etag", format!("\"{sha256}\"")));
         headers.push(("etag", format!("\"{git}\"")));
     } else {
         headers.push(("etag", format!("\"{git}\"")));
     }
-    let mut served = content.clone();
+    let mut served = content;
     if s.corrupt.contains(&file) && !served.is_empty() {
         let mid = served.len() / 2;
         served[mid] ^= 0x55;
