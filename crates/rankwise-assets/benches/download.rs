@@ -6,7 +6,6 @@
 //! `cargo bench -p rankwise-assets --features fake-hub --bench download` (needs the shared
 //! assets). The Hub's own bandwidth is not in it: add size / bandwidth for a real first run.
 
-use std::path::Path;
 use std::time::Instant;
 
 use rankwise_assets::hub::RepoKind;
@@ -25,21 +24,6 @@ const MODEL_FILES: [&str; 8] = [
 ];
 const DATA_FILES: [&str; 3] = ["corpus.jsonl", "queries.jsonl", "qrels/test.tsv"];
 
-fn repo(root: &Path, files: &[&str], commit: &str, lfs: &[&str]) -> (FakeRepo, u64) {
-    let mut repo = FakeRepo {
-        commit: commit.into(),
-        lfs: lfs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    };
-    let mut bytes = 0;
-    for f in files {
-        let content = std::fs::read(root.join(f)).expect("shared asset");
-        bytes += content.len() as u64;
-        repo.files.insert(f.to_string(), content);
-    }
-    (repo, bytes)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -54,13 +38,16 @@ fn main() {
         return;
     };
     let hub = FakeHub::start().unwrap();
-    let (model, mb) = repo(
+    let model = FakeRepo::from_folder(
+        &"1".repeat(40),
         &model_dir,
         &MODEL_FILES,
-        &"1".repeat(40),
         &["model.safetensors"],
-    );
-    let (data, db) = repo(&data_dir, &DATA_FILES, &"2".repeat(40), &[]);
+    )
+    .expect("shared model");
+    let data = FakeRepo::from_folder(&"2".repeat(40), &data_dir, &DATA_FILES, &[])
+        .expect("shared SciFact");
+    let (mb, db) = (model.size(), data.size());
     hub.add(
         RepoKind::Model,
         "sentence-transformers/all-MiniLM-L6-v2",

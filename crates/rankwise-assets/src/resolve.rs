@@ -59,7 +59,7 @@ pub struct Resolved {
 
 impl std::fmt::Display for Resolved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let short = |c: &str| c.chars().take(12).collect::<String>();
+        let short = crate::hub::short_commit;
         match &self.origin {
             Origin::Folder => write!(f, "folder {}", self.path.display()),
             Origin::Shared => write!(f, "shared assets, {}", self.path.display()),

@@ -459,16 +459,13 @@ fn quickstart_downloads_its_default_model_and_collection_from_the_hub() {
     use rankwise_assets::hub::fake::{FakeHub, FakeRepo};
     let hub = FakeHub::start().unwrap();
     // The tiny BERT stands in for all-MiniLM-L6-v2, a six-passage collection for SciFact.
-    let mut model = FakeRepo {
-        commit: "1111111111111111111111111111111111111111".into(),
-        lfs: vec!["model.safetensors".into()],
-        ..Default::default()
-    };
-    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
-        model
-            .files
-            .insert(f.into(), std::fs::read(tiny().join(f)).unwrap());
-    }
+    let model = FakeRepo::from_folder(
+        "1111111111111111111111111111111111111111",
+        &tiny(),
+        &["config.json", "model.safetensors", "tokenizer.json"],
+        &["model.safetensors"],
+    )
+    .unwrap();
     hub.add(
         RepoKind::Model,
         "sentence-transformers/all-MiniLM-L6-v2",

@@ -274,7 +274,7 @@ impl<'a> Remote<'a> {
                             "forbidden: the token has no access (a gated repository: accept its \
                              terms on its page first) ({token})"
                         ),
-                        (404, "EntryNotFound") | (404, _) if file.is_some() => {
+                        (404, _) if file.is_some() => {
                             "no such file in the repository at this revision".to_string()
                         }
                         (404, "RevisionNotFound") => "no such revision".to_string(),
@@ -317,17 +317,23 @@ impl<'a> Remote<'a> {
     }
 
     fn not_cached(&self, detail: String) -> NotCached {
-        let (repo, _) = super::split_revision(self.id);
         NotCached {
-            what: self.kind.noun(),
+            kind: self.kind,
             id: self.id.to_string(),
             detail,
-            looked_at: super::repo_folder(&self.opts.cache, self.kind, repo),
-            repo_flag: match self.kind {
-                RepoKind::Model => "",
-                RepoKind::Dataset => "--repo-type dataset ",
-            },
+            looked_at: self.folder(),
         }
+    }
+
+    /// The repository's folder in the cache.
+    fn folder(&self) -> PathBuf {
+        let (repo, _) = super::split_revision(self.id);
+        super::repo_folder(&self.opts.cache, self.kind, repo)
+    }
+
+    /// The folder of snapshot `commit` in the cache.
+    fn snapshot(&self, commit: &str) -> PathBuf {
+        self.folder().join("snapshots").join(commit)
     }
 
     /// The repository's files at the revision, and its commit.
@@ -341,12 +347,9 @@ impl<'a> Remote<'a> {
     /// downloaded. A partial transfer left by a killed run resumes; a partial file longer than
     /// the file is removed and the download started again.
     fn fetch(&self, file: &str, commit: &str) -> Result<(PathBuf, u64), HubError> {
-        let (repo, _) = super::split_revision(self.id);
-        let snapshot = super::repo_folder(&self.opts.cache, self.kind, repo)
-            .join("snapshots")
-            .join(commit);
-        if snapshot.join(file).is_file() {
-            return Ok((snapshot.join(file), 0));
+        let cached = self.snapshot(commit).join(file);
+        if cached.is_file() {
+            return Ok((cached, 0));
         }
         let pointer = match self.api.download(file) {
             Err(ApiError::InvalidResume) => {
@@ -381,8 +384,7 @@ impl<'a> Remote<'a> {
     }
 
     fn remove_partial_files(&self) -> Result<(), HubError> {
-        let (repo, _) = super::split_revision(self.id);
-        let blobs = super::repo_folder(&self.opts.cache, self.kind, repo).join("blobs");
+        let blobs = self.folder().join("blobs");
         let entries = std::fs::read_dir(&blobs)
             .map_err(|e| self.other(format!("`{}`: {e}", blobs.display())))?;
         for entry in entries.flatten() {
@@ -396,10 +398,7 @@ impl<'a> Remote<'a> {
     /// Downloads every file of `files` into snapshot `commit`; returns the snapshot folder,
     /// the number of files downloaded and their bytes.
     fn fetch_all(&self, files: &[&str], commit: &str) -> Result<(PathBuf, usize, u64), HubError> {
-        let (repo, _) = super::split_revision(self.id);
-        let snapshot = super::repo_folder(&self.opts.cache, self.kind, repo)
-            .join("snapshots")
-            .join(commit);
+        let snapshot = self.snapshot(commit);
         let (mut n, mut bytes) = (0, 0);
         for file in files {
             let (path, b) = self.fetch(file, commit)?;
@@ -510,24 +509,29 @@ pub fn fetch_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, HubError> {
     }
     let remote = Remote::new(opts, RepoKind::Dataset, id)?;
     let (listing, commit) = remote.list()?;
+    // The companion repository is asked for only when the dataset holds no qrels.
     let companion_id = beir::companion_id(id);
-    let companion_remote = Remote::new(opts, RepoKind::Dataset, &companion_id)?;
-    let companion = if !beir::has_own_qrels(&listing) {
+    let companion = if beir::has_own_qrels(&listing) {
+        None
+    } else {
+        let companion_remote = Remote::new(opts, RepoKind::Dataset, &companion_id)?;
         match companion_remote.list() {
-            Ok(c) => Some(c),
+            Ok((files, commit)) => Some((companion_remote, files, commit)),
             Err(HubError::Http {
                 status: 401 | 404, ..
             }) => None,
             Err(e) => return Err(e),
         }
-    } else {
-        None
     };
-    let files = beir::select(id, &listing, companion.as_ref().map(|(f, _)| f.as_slice()))?;
+    let files = beir::select(
+        id,
+        &listing,
+        companion.as_ref().map(|(_, f, _)| f.as_slice()),
+    )?;
     let (snapshot, mut n, mut bytes) = remote.fetch_all(&files.own_files(), &commit)?;
     let mut qrels_snapshot = snapshot.clone();
     let mut key = view_key(id, &commit, None);
-    if let Some((_, qcommit)) = &companion {
+    if let Some((companion_remote, _, qcommit)) = &companion {
         let (qs, qn, qb) = companion_remote.fetch_all(&files.companion_files(), qcommit)?;
         qrels_snapshot = qs;
         n += qn;
@@ -565,7 +569,7 @@ fn repo_name(id: &str) -> &str {
 /// The folder that holds a BEIR folder of links: repository, commit, and the qrels' commit.
 fn view_key(id: &str, commit: &str, qrels_commit: Option<&str>) -> String {
     let (repo, _) = super::split_revision(id);
-    let short = |c: &str| c.chars().take(12).collect::<String>();
+    let short = super::short_commit;
     match qrels_commit {
         Some(q) => format!(
             "{}--{}--qrels-{}",
@@ -586,11 +590,10 @@ fn cached_dataset(opts: &HubOptions, id: &str) -> Result<Fetched, NotCached> {
     let companion = super::cached_snapshot_in(&opts.cache, RepoKind::Dataset, &companion_id, &[]);
     let companion_listing = companion.as_ref().ok().map(|s| listed(s));
     let not_cached = |detail: String| NotCached {
-        what: "dataset",
+        kind: RepoKind::Dataset,
         id: id.to_string(),
         detail,
         looked_at: snapshot.clone(),
-        repo_flag: "--repo-type dataset ",
     };
     let files = beir::select(id, &listing, companion_listing.as_deref()).map_err(|e| {
         not_cached(format!(

@@ -25,9 +25,79 @@ pub struct FakeRepo {
     pub token: Option<String>,
 }
 
+impl FakeRepo {
+    /// A repository at `commit` holding `files` read from `folder` (same relative paths), with
+    /// the files of `lfs` served as large-file-storage objects.
+    pub fn from_folder(
+        commit: &str,
+        folder: &std::path::Path,
+        files: &[&str],
+        lfs: &[&str],
+    ) -> std::io::Result<Self> {
+        let mut repo = Self {
+            commit: commit.to_string(),
+            lfs: lfs.iter().map(|f| f.to_string()).collect(),
+            ..Default::default()
+        };
+        for f in files {
+            repo.files
+                .insert(f.to_string(), std::fs::read(folder.join(f))?);
+        }
+        Ok(repo)
+    }
+
+    /// The bytes of all its files.
+    pub fn size(&self) -> u64 {
+        self.files.values().map(|c| c.len() as u64).sum()
+    }
+}
+
+/// A repository as served: each file's content with its two ETags, hashed once when added.
+struct Served {
+    commit: String,
+    token: Option<String>,
+    files: BTreeMap<String, ServedFile>,
+}
+
+/// A file as served.
+#[derive(Clone)]
+struct ServedFile {
+    content: Arc<Vec<u8>>,
+    sha256: String,
+    /// The git blob id.
+    git: String,
+    /// Served from large-file storage (its ETag is the SHA-256).
+    lfs: bool,
+}
+
+impl From<FakeRepo> for Served {
+    fn from(repo: FakeRepo) -> Self {
+        let files = repo
+            .files
+            .into_iter()
+            .map(|(path, content)| {
+                let (sha256, git) = super::verify::etags_of(&content);
+                let lfs = repo.lfs.contains(&path);
+                let file = ServedFile {
+                    content: Arc::new(content),
+                    sha256,
+                    git,
+                    lfs,
+                };
+                (path, file)
+            })
+            .collect();
+        Self {
+            commit: repo.commit,
+            token: repo.token,
+            files,
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    repos: HashMap<(RepoKind, String), FakeRepo>,
+    repos: HashMap<(RepoKind, String), Served>,
     /// File → bytes after which its next full transfer is cut.
     cut_once: HashMap<String, usize>,
     /// Files served with one byte changed.
@@ -73,7 +143,7 @@ impl FakeHub {
             .lock()
             .unwrap()
             .repos
-            .insert((kind, id.to_string()), repo);
+            .insert((kind, id.to_string()), repo.into());
     }
 
     /// Cuts the next transfer of `file` from its start after `bytes` bytes (the connection
@@ -199,14 +269,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         drop(s);
         return error(&stream, "404 Not Found", "RepoNotFound");
     };
-    // Only what this request needs is copied out of the repository (not every file's bytes).
-    let Some((commit, token, listing, content, lfs)) = s.repos.get(&(kind, id)).map(|r| {
+    // Only what this request needs is taken out of the repository (the file's bytes shared).
+    let Some((commit, token, listing, entry)) = s.repos.get(&(kind, id)).map(|r| {
         (
             r.commit.clone(),
             r.token.clone(),
             r.files.keys().cloned().collect::<Vec<_>>(),
             r.files.get(&file).cloned(),
-            r.lfs.contains(&file),
         )
     }) else {
         drop(s);
@@ -234,7 +303,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             body.len(),
         );
     }
-    let Some(content) = content else {
+    let Some(ServedFile {
+        content,
+        sha256,
+        git,
+        lfs,
+    }) = entry
+    else {
         drop(s);
         return error(&stream, "404 Not Found", "EntryNotFound");
     };
@@ -242,19 +317,19 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         drop(s);
         return error(&stream, "404 Not Found", "EntryNotFound");
     }
-    let (sha256, git) = super::verify::etags_of(&content);
-    let mut headers = vec![("x-repo-commit", commit)];
+    let mut headers = vec![("x-repo-commit", commit), ("etag", format!("\"{git}\""))];
     if lfs {
         headers.push(("x-linked-etag", format!("\"{sha256}\"")));
-        headers.push(("etag", format!("\"{git}\"")));
+    }
+    let corrupt = s.corrupt.contains(&file) && !content.is_empty();
+    let served: std::borrow::Cow<[u8]> = if corrupt {
+        let mut bytes = content.to_vec();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        bytes.into()
     } else {
-        headers.push(("etag", format!("\"{git}\"")));
-    }
-    let mut served = content;
-    if s.corrupt.contains(&file) && !served.is_empty() {
-        let mid = served.len() / 2;
-        served[mid] ^= 0x55;
-    }
+        content.as_slice().into()
+    };
     let total = served.len();
     let (start, end) = match req
         .range

@@ -45,22 +45,22 @@ impl RepoKind {
 /// A repository that is not in the cache, or not whole there.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "{what} `{id}` is not in the Hugging Face cache: {detail} (looked at {}). Download it with \
-     `huggingface-cli download {repo_flag}{id}` (or any tool that fills the cache; \
+    "{} `{id}` is not in the Hugging Face cache: {detail} (looked at {}). Download it with \
+     `huggingface-cli download {}{id}` (or any tool that fills the cache; \
      HF_HUB_CACHE or HF_HOME choose the cache), or pass a folder",
-    looked_at.display()
+    kind.noun(),
+    looked_at.display(),
+    match kind { RepoKind::Model => "", RepoKind::Dataset => "--repo-type dataset " }
 )]
 pub struct NotCached {
-    /// `model` or `dataset`.
-    pub what: &'static str,
+    /// Model or dataset.
+    pub kind: RepoKind,
     /// The id as given (`org/name`, optionally `@revision`).
     pub id: String,
     /// What is missing.
     pub detail: String,
     /// The path looked at.
     pub looked_at: PathBuf,
-    /// `--repo-type dataset ` for datasets, empty for models.
-    pub repo_flag: &'static str,
 }
 
 /// The cache folder: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
@@ -104,14 +104,10 @@ pub fn cached_snapshot_in(
     let (repo, revision) = split_revision(id);
     let folder = repo_folder(cache, kind, repo);
     let missing = |detail: String, looked_at: PathBuf| NotCached {
-        what: kind.noun(),
+        kind,
         id: id.to_string(),
         detail,
         looked_at,
-        repo_flag: match kind {
-            RepoKind::Model => "",
-            RepoKind::Dataset => "--repo-type dataset ",
-        },
     };
     let is_commit = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
     let commit = if is_commit {
@@ -167,9 +163,9 @@ pub fn split_revision(id: &str) -> (&str, &str) {
     id.split_once('@').unwrap_or((id, "main"))
 }
 
-/// [`cached_snapshot_in`] the [`cache_dir`].
-pub fn cached_snapshot(kind: RepoKind, id: &str, required: &[&str]) -> Result<PathBuf, NotCached> {
-    cached_snapshot_in(&cache_dir(), kind, id, required)
+/// The first 12 hex digits of a commit, as messages and folder names show it.
+pub fn short_commit(commit: &str) -> String {
+    commit.chars().take(12).collect()
 }
 
 #[cfg(test)]

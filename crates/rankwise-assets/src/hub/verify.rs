@@ -26,6 +26,10 @@ fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn hash_file<D: Digest>(mut digest: D, path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut buf = vec![0u8; 1 << 20];
@@ -36,11 +40,7 @@ fn hash_file<D: Digest>(mut digest: D, path: &Path) -> std::io::Result<String> {
         }
         digest.update(&buf[..n]);
     }
-    Ok(digest
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&digest.finalize()))
 }
 
 /// Checks `path` against `etag` (SHA-256 when it has 64 hex digits, git blob SHA-1 when 40).
@@ -66,7 +66,6 @@ pub fn check(path: &Path, etag: &str) -> std::io::Result<Check> {
 /// The SHA-256 (hex) of a byte string, and its git blob id: the two ETags the Hub gives.
 #[cfg(any(test, feature = "fake-hub"))]
 pub fn etags_of(content: &[u8]) -> (String, String) {
-    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
     let sha256 = hex(&Sha256::digest(content));
     let mut sha = Sha1::new();
     sha.update(format!("blob {}\0", content.len()).as_bytes());
