@@ -33,16 +33,6 @@ pub fn device() -> Device {
     Device::default()
 }
 
-/// Threads that encode whole batches concurrently: every core on the CPU backend (its single
-/// matrix products leave cores idle), one on GPU backends.
-pub fn encode_workers() -> usize {
-    if NAME == "ndarray" {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        1
-    }
-}
-
 /// Training backend: the selected backend with automatic differentiation.
 pub type TrainBackend = burn::backend::Autodiff<Backend>;
 

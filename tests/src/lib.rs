@@ -1,1 +1,78 @@
-//! Workspace-level end-to-end tests live in `tests/`.
+//! Support shared by the workspace's tests, and (in `tests/`) the end-to-end tests that cross
+//! crates: training then evaluating, as a user's program would. Crate test suites depend on this
+//! library for their common fixtures instead of copying them; it depends on nothing of rankwise but
+//! the asset resolver, so any crate can use it.
+
+use std::path::{Path, PathBuf};
+
+/// The tiny BERT of the reference fixtures (a few hundred kB; trains in seconds on a CPU).
+pub fn tiny_model() -> PathBuf {
+    rankwise_assets::reference("encoder/tiny-bert").unwrap()
+}
+
+/// The topic words of [`make_data`]: topic `i` is about `WORDS[i]`.
+pub const WORDS: &[&str] = &[
+    "apple", "river", "engine", "violin", "glacier", "copper", "falcon", "desert", "harbor",
+    "lantern", "meadow", "nickel", "orchid", "pepper", "quartz", "saddle", "tunnel", "walnut",
+    "yacht", "zebra", "anchor", "basket", "candle", "dragon", "feather", "garlic", "helmet",
+    "island", "jacket", "kettle", "ladder", "magnet", "needle", "oyster", "pillow", "rocket",
+    "salmon", "tomato", "velvet", "window", "bridge", "carpet", "dolphin", "forest", "guitar",
+    "hammer", "insect", "jungle",
+];
+
+/// Topic i: query "i-word", level 3 repeats it, 2 mentions it once, 1 mentions its neighbour,
+/// 0 is about another topic. Topics `train` go to the training set; the rest form a held-out
+/// BEIR collection.
+pub fn make_data(
+    root: &Path,
+    train_topics: std::ops::Range<usize>,
+    heldout: std::ops::Range<usize>,
+) -> (PathBuf, PathBuf) {
+    let n = WORDS.len();
+    let passages = |t: usize| {
+        let w = WORDS[t];
+        let next = WORDS[(t + 1) % n];
+        let far = WORDS[(t + n / 2) % n];
+        [
+            (3, format!("{w} {w} {w} is all about {w}")),
+            (2, format!("a note on {w} and other things")),
+            (1, format!("something about {next} near here")),
+            (0, format!("{far} {far} unrelated text")),
+        ]
+    };
+    let write = |dir: &Path, topics: std::ops::Range<usize>| {
+        std::fs::create_dir_all(dir.join("qrels")).unwrap();
+        let mut corpus = String::new();
+        let mut queries = String::new();
+        let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
+        for t in topics {
+            queries.push_str(&format!(
+                "{{\"_id\": \"q{t}\", \"text\": \"{}\"}}\n",
+                WORDS[t]
+            ));
+            for (level, text) in passages(t) {
+                corpus.push_str(&format!(
+                    "{{\"_id\": \"q{t}-L{level}\", \"text\": \"{text}\"}}\n"
+                ));
+                qrels.push_str(&format!("q{t}\tq{t}-L{level}\t{level}\n"));
+            }
+        }
+        std::fs::write(dir.join("corpus.jsonl"), corpus).unwrap();
+        std::fs::write(dir.join("queries.jsonl"), queries).unwrap();
+        for split in ["train", "test"] {
+            std::fs::write(dir.join(format!("qrels/{split}.tsv")), &qrels).unwrap();
+        }
+    };
+    let train_dir = root.join("train");
+    let held = root.join("heldout");
+    write(&train_dir, train_topics);
+    write(&held, heldout);
+    let data = root.join("data.toml");
+    std::fs::write(
+        &data,
+        "kind = \"multilevel\"\ngroup_size = 4\nseed = 1\n[[sources]]\ncorpus = \"train/corpus.jsonl\"\n\
+         queries = \"train/queries.jsonl\"\nqrels = \"train/qrels/train.tsv\"\n",
+    )
+    .unwrap();
+    (data, held)
+}

@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use rankwise_data::{
     GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
-    read_corpus,
 };
+use rankwise_files::read_corpus;
 
 /// The system allocator, counting live and peak heap bytes.
 struct Counting;

@@ -60,7 +60,7 @@ impl DatasetConfig {
     pub fn read(path: &Path) -> Result<Self, DataError> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Ok(Self::from_toml(crate::read::strip_bom(&text), path)?.resolved(base))
+        Ok(Self::from_toml(rankwise_files::strip_bom(&text), path)?.resolved(base))
     }
 
     /// Paths made absolute against `base`.

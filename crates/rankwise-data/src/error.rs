@@ -1,30 +1,14 @@
-//! Errors of the data crate: every one names the file (and line and field when there is one).
+//! Errors of the data crate: a file that cannot be read, or sources and settings that cannot make
+//! a dataset. Every one names the file (and line and field) or the configuration key.
 
 use std::path::{Path, PathBuf};
 
 /// A data file or dataset configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// A file could not be opened or read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A record is malformed: bad JSON, a missing field, a wrong type, a duplicate id.
-    #[error("{}:{line}: field `{field}`: {detail}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// The field (or `json`/`line` for the record as a whole).
-        field: String,
-        /// What is wrong.
-        detail: String,
-    },
+    /// A file could not be read: I/O, a malformed record, an ambiguous folder.
+    #[error(transparent)]
+    File(#[from] rankwise_files::FileError),
     /// Qrels name queries or documents that the queries/corpus files do not have.
     #[error(
         "{}: {count} judgement(s) reference unknown ids (first: line {first_line}, {first_detail}); \
@@ -49,19 +33,6 @@ pub enum DataError {
         /// What is wrong and what is allowed.
         detail: String,
     },
-    /// A folder holds the same file in several formats (e.g. `corpus.jsonl` and
-    /// `corpus.jsonl.gz`), so which one is meant is unclear.
-    #[error(
-        "{}: holds {} — more than one format of the same file; keep one",
-        folder.display(),
-        files.join(", ")
-    )]
-    Ambiguous {
-        /// The folder.
-        folder: PathBuf,
-        /// The competing file names.
-        files: Vec<String>,
-    },
     /// The sources leave nothing to train on.
     #[error("empty dataset: {0}")]
     Empty(String),
@@ -69,10 +40,7 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        rankwise_files::FileError::io(path, source).into()
     }
 
     pub(crate) fn parse(
@@ -81,12 +49,7 @@ impl DataError {
         field: impl Into<String>,
         detail: impl Into<String>,
     ) -> Self {
-        Self::Parse {
-            path: path.to_path_buf(),
-            line,
-            field: field.into(),
-            detail: detail.into(),
-        }
+        rankwise_files::FileError::parse(path, line, field, detail).into()
     }
 
     pub(crate) fn config(key: impl Into<String>, detail: impl Into<String>) -> Self {

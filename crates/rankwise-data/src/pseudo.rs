@@ -7,8 +7,8 @@ use rand::seq::index::sample;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::read::{Collection, QrelRow};
 use crate::sampling::item_rng;
+use rankwise_files::{Collection, QrelRow};
 
 /// Candidates ranked `from..=to` (1-based, after removing the query's positives) get `level`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::read::{Collection, collection_file, qrels_file, read_corpus, read_qrels, read_queries};
+use rankwise_files::{
+    Collection, collection_file, qrels_file, read_corpus, read_qrels, read_queries,
+};
 
 /// One source of judgements and its filtering rules (a `[[sources]]` table in a dataset config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

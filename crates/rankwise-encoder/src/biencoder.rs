@@ -432,18 +432,22 @@ impl<B: EncoderBackend> BiEncoder<B> {
 
 impl<B: Backend> BiEncoder<B> {
     /// Writes a folder that Hugging Face `transformers` and sentence-transformers load:
-    /// `config.json`, `model.safetensors` (original key names), `tokenizer.json`,
-    /// `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`, and our
-    /// `rankwise.json` (the options). Each file is written to a temporary name and renamed.
+    /// `config.json`, `model.safetensors` (original key names), the tokenizer (`tokenizer.json`,
+    /// and `vocab.txt` / `special_tokens_map.json` when the source has them), a
+    /// `tokenizer_config.json` whose `model_max_length` makes `AutoTokenizer` truncate to what
+    /// the model can read, `modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`
+    /// (`max_seq_length` = the passage length), `config_sentence_transformers.json` (the query and
+    /// passage prefixes as prompts `query` and `document`, the similarity), and our
+    /// `rankwise.json` (all options, the query length included: sentence-transformers has one
+    /// length for both sides, so a query longer than the query length is cut later there). Each
+    /// file is written to a temporary name and renamed.
     pub fn save(&self, folder: &Path) -> Result<(), EncoderError> {
         let mkdir = |p: &Path| std::fs::create_dir_all(p).map_err(|e| EncoderError::io(p, e));
         mkdir(folder)?;
         mkdir(&folder.join("1_Pooling"))?;
         let write = |path: PathBuf, value: &Value| -> Result<(), EncoderError> {
-            let tmp = path.with_extension("json.tmp");
             let text = serde_json::to_string_pretty(value).expect("serialisable");
-            std::fs::write(&tmp, text).map_err(|e| EncoderError::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| EncoderError::io(&path, e))
+            Ok(rankwise_files::write_atomic(&path, text.as_bytes())?)
         };
         write(
             folder.join("config.json"),
@@ -462,14 +466,18 @@ impl<B: Backend> BiEncoder<B> {
                 &folder.join("passage/model.safetensors"),
             )?;
         }
-        let tokenizer_dst = folder.join("tokenizer.json");
-        if tokenizer_dst != self.tokenizer_file {
-            let tmp = folder.join("tokenizer.json.tmp");
-            std::fs::copy(&self.tokenizer_file, &tmp)
-                .map_err(|e| EncoderError::io(&self.tokenizer_file, e))?;
-            std::fs::rename(&tmp, &tokenizer_dst)
-                .map_err(|e| EncoderError::io(&tokenizer_dst, e))?;
+        let source = self.tokenizer_file.parent().unwrap_or(Path::new("."));
+        for name in TOKENIZER_FILES_COPIED {
+            let (from, to) = (source.join(name), folder.join(name));
+            if from.is_file() && from != to {
+                let bytes = std::fs::read(&from).map_err(|e| EncoderError::io(&from, e))?;
+                rankwise_files::write_atomic(&to, &bytes)?;
+            }
         }
+        write(
+            folder.join("tokenizer_config.json"),
+            &tokenizer_config(source, &self.tokenizer_file, &self.config)?,
+        )?;
         let mut modules = vec![
             json!({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}),
             json!({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}),
@@ -495,8 +503,89 @@ impl<B: Backend> BiEncoder<B> {
             &json!({"max_seq_length": self.options.passage_max_length, "do_lower_case": false}),
         )?;
         write(
+            folder.join("config_sentence_transformers.json"),
+            &sentence_transformers_config(&self.options),
+        )?;
+        write(
             folder.join("rankwise.json"),
             &serde_json::to_value(&self.options).expect("serialisable"),
         )
     }
+}
+
+/// Tokenizer files copied from the source folder into an export when it has them.
+const TOKENIZER_FILES_COPIED: [&str; 3] =
+    ["tokenizer.json", "vocab.txt", "special_tokens_map.json"];
+
+/// The special tokens `transformers` looks up by these names, and the spellings BERT-family
+/// vocabularies give them.
+const SPECIAL_TOKENS: [(&str, [&str; 2]); 5] = [
+    ("cls_token", ["[CLS]", "<s>"]),
+    ("sep_token", ["[SEP]", "</s>"]),
+    ("pad_token", ["[PAD]", "<pad>"]),
+    ("unk_token", ["[UNK]", "<unk>"]),
+    ("mask_token", ["[MASK]", "<mask>"]),
+];
+
+/// The export's `tokenizer_config.json`: the source's own when it has one, else the special
+/// tokens found among `tokenizer.json`'s added tokens; in both, `model_max_length` is at most the
+/// model's positions, so `AutoTokenizer(..., truncation=True)` cuts what the model cannot read.
+fn tokenizer_config(
+    source: &Path,
+    tokenizer_file: &Path,
+    config: &BertConfig,
+) -> Result<Value, EncoderError> {
+    let own = source.join("tokenizer_config.json");
+    let mut map = match read_json(&own)? {
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            return Err(EncoderError::config(
+                &own,
+                "<document>",
+                "not a JSON object",
+            ));
+        }
+        None => {
+            let mut map = serde_json::Map::new();
+            let tokens = read_json(tokenizer_file)?.unwrap_or(Value::Null);
+            let added: Vec<&str> = tokens["added_tokens"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t["content"].as_str()).collect())
+                .unwrap_or_default();
+            for (key, spellings) in SPECIAL_TOKENS {
+                if let Some(token) = spellings.iter().find(|s| added.contains(s)) {
+                    map.insert(key.into(), json!(token));
+                }
+            }
+            map
+        }
+    };
+    let positions = config.max_position_embeddings;
+    let length = map
+        .get("model_max_length")
+        .and_then(Value::as_u64)
+        .map_or(positions, |l| (l as usize).min(positions));
+    map.insert("model_max_length".into(), json!(length));
+    Ok(Value::Object(map))
+}
+
+/// sentence-transformers' `config_sentence_transformers.json`: the prefixes as prompts (`query`,
+/// and `document` for passages, the names `encode_query` / `encode_document` look for) and the
+/// similarity rankwise scores with (the dot product; equal to cosine on unit-norm embeddings).
+fn sentence_transformers_config(options: &EncoderOptions) -> Value {
+    let mut prompts = serde_json::Map::new();
+    for (name, prefix) in [
+        ("query", &options.query_prefix),
+        ("document", &options.passage_prefix),
+    ] {
+        if !prefix.is_empty() {
+            prompts.insert(name.into(), json!(prefix));
+        }
+    }
+    json!({
+        "__version__": {"rankwise": env!("CARGO_PKG_VERSION")},
+        "prompts": prompts,
+        "default_prompt_name": null,
+        "similarity_fn_name": if options.normalize { "cosine" } else { "dot" },
+    })
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Anything that can go wrong with a checkpoint folder, always naming the file and key.
 #[derive(Debug, thiserror::Error)]
 pub enum EncoderError {
+    /// A file could not be written (atomically: the old one, if any, is left as it was).
+    #[error(transparent)]
+    File(#[from] rankwise_files::FileError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

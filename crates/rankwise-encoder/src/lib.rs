@@ -4,7 +4,8 @@
 //!
 //! One file per concern: [`config`] (`config.json`), [`weights`] (safetensors ⇄ modules),
 //! [`bert`] (the model), [`dropout`] (keyed training masks), [`tokenize`], [`pooling`], [`biencoder`] (towers, options, folders),
-//! [`host`] (fast f32 CPU inference with the same weights), [`ops`] (the fused attention and
+//! [`host`] (fast f32 CPU inference with the same weights), [`inference`] (the one inference
+//! entry point, picked by backend type), [`ops`] (the fused attention and
 //! GELU blocks as a backend extension, with multi-threaded CPU kernels and their backward).
 
 pub mod bert;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod dropout;
 pub mod error;
 pub mod host;
+pub mod inference;
 mod kernels;
 pub mod ops;
 pub mod pooling;
@@ -25,6 +27,7 @@ pub use config::{BertConfig, SUPPORTED_MODEL_TYPES};
 pub use dropout::Dropout;
 pub use error::EncoderError;
 pub use host::HostEncoder;
+pub use inference::Inference;
 pub use ops::EncoderBackend;
 pub use pooling::{Pooling, pool};
 pub use tokenize::{TextTokenizer, TokenBatch};

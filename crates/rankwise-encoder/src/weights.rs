@@ -385,8 +385,7 @@ pub fn save_safetensors<B: Backend>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    let tmp = path.with_extension("safetensors.tmp");
-    safetensors::serialize_to_file(views, Some(metadata), &tmp)
+    let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| EncoderError::weights(path, "<file>", e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| EncoderError::io(path, e))
+    Ok(rankwise_files::write_atomic(path, &bytes)?)
 }

@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
-use rankwise_data::{collection_file, read_corpus, read_queries};
 use rankwise_eval::{Bm25Index, Bm25Params};
+use rankwise_files::{collection_file, read_corpus, read_queries};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -1,7 +1,7 @@
 //! On-disk embedding cache keyed by a SHA-256 of everything that determines the vectors:
 //! model files (weights, config, tokenizer), encoder options, the side and the text file.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -113,22 +113,14 @@ impl EmbeddingCache {
 
     /// Stores embeddings atomically (temporary file, then rename).
     pub fn store(&self, key: &str, emb: &Embeddings) -> Result<(), EvalError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
-        let path = self.path(key);
-        let tmp = path.with_extension("emb.tmp");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?);
-        f.write_all(MAGIC).map_err(|e| io(&tmp, e))?;
-        f.write_all(&(emb.rows as u64).to_le_bytes())
-            .map_err(|e| io(&tmp, e))?;
-        f.write_all(&(emb.dim as u64).to_le_bytes())
-            .map_err(|e| io(&tmp, e))?;
-        for x in &emb.data {
-            f.write_all(&x.to_le_bytes()).map_err(|e| io(&tmp, e))?;
-        }
-        f.into_inner()
-            .map_err(|e| io(&tmp, e.into_error()))?
-            .sync_all()
-            .map_err(|e| io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+        Ok(rankwise_files::write_atomic_with(&self.path(key), |f| {
+            f.write_all(MAGIC)?;
+            f.write_all(&(emb.rows as u64).to_le_bytes())?;
+            f.write_all(&(emb.dim as u64).to_le_bytes())?;
+            for x in &emb.data {
+                f.write_all(&x.to_le_bytes())?;
+            }
+            Ok(())
+        })?)
     }
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
-use rankwise_data::{Collection, collection_file, qrels_file, read_corpus, read_queries};
-use rankwise_encoder::{BiEncoder, EncoderBackend, HostEncoder, Side};
+use rankwise_encoder::{BiEncoder, Inference, Side};
+use rankwise_files::{Collection, collection_file, qrels_file, read_corpus, read_queries};
 use serde::{Deserialize, Serialize};
 
 use crate::bm25::{Bm25Index, Bm25Params};
@@ -26,14 +26,8 @@ pub struct EvalSettings {
     pub k: usize,
     /// Scoring function.
     pub similarity: Similarity,
-    /// Texts per encoder batch.
+    /// Texts per encoder batch (on backends whose [`Inference`] path runs batches).
     pub batch_size: usize,
-    /// Threads encoding whole batches concurrently (CPU backends: the core count; GPU: 1).
-    pub encode_workers: usize,
-    /// Encode with the host inference path ([`HostEncoder`]: the same weights on host `f32`
-    /// buffers, one sequence per thread on `encode_workers` threads) instead of the Burn model.
-    /// The fast choice on the CPU backend; GPU backends leave it off.
-    pub host_inference: bool,
     /// Judged grade counted as relevant (MRR, recall, MAP, P).
     pub relevance_level: i64,
     /// Cut-offs reported besides the defaults (nDCG@10, MRR@10, Recall@100).
@@ -53,8 +47,6 @@ impl Default for EvalSettings {
             k: 100,
             similarity: Similarity::Dot,
             batch_size: 32,
-            encode_workers: 1,
-            host_inference: false,
             relevance_level: 1,
             extra_cutoffs: Vec::new(),
             cache_dir: None,
@@ -65,8 +57,8 @@ impl Default for EvalSettings {
 }
 
 impl EvalSettings {
-    /// An error when a setting cannot give a meaningful number: `k`, `batch_size`,
-    /// `encode_workers`, a cut-off or `max_queries` of 0.
+    /// An error when a setting cannot give a meaningful number: `k`, `batch_size`, a cut-off
+    /// or `max_queries` of 0.
     pub fn check(&self) -> Result<(), EvalError> {
         let zero = |what: &str| {
             Err(EvalError::Settings(format!(
@@ -78,9 +70,6 @@ impl EvalSettings {
         }
         if self.batch_size == 0 {
             return zero("batch size");
-        }
-        if self.encode_workers == 0 {
-            return zero("encode workers");
         }
         if self.extra_cutoffs.contains(&0) {
             return zero("every cut-off");
@@ -194,7 +183,7 @@ fn bar(show: bool, len: usize, what: &str) -> ProgressBar {
 }
 
 /// Encodes texts of one side in length-sorted batches, with a progress bar.
-pub fn encode<B: EncoderBackend>(
+pub fn encode<B: Inference>(
     encoder: &BiEncoder<B>,
     side: Side,
     texts: &[&str],
@@ -203,20 +192,11 @@ pub fn encode<B: EncoderBackend>(
     what: &str,
 ) -> Result<Embeddings, EvalError> {
     let pb = bar(settings.progress, texts.len(), what);
-    let data = if settings.host_inference {
-        HostEncoder::new(encoder)
-            .embed_texts(side, texts, settings.encode_workers, |n| pb.inc(n as u64))
-    } else {
-        encoder.embed_sorted_parallel(
-            side,
-            texts,
-            settings.batch_size,
-            settings.encode_workers,
-            device,
-            |n| pb.inc(n as u64),
-        )
-    }
-    .map_err(|e| EvalError::Encoder(e.to_string()))?;
+    let data = encoder
+        .embed_many(side, texts, settings.batch_size, device, &mut |n| {
+            pb.inc(n as u64)
+        })
+        .map_err(|e| EvalError::Encoder(e.to_string()))?;
     pb.finish_and_clear();
     Embeddings::new(texts.len(), encoder.config.hidden_size, data)
         .map_err(|e| EvalError::Search(e.to_string()))
@@ -408,7 +388,7 @@ impl Loaded {
 
 /// Evaluates `encoder` on the BEIR folder `dataset`. `model_dir` (the folder the encoder was
 /// loaded from) enables the embedding cache; `model` labels the results.
-pub fn evaluate_dataset<B: EncoderBackend>(
+pub fn evaluate_dataset<B: Inference>(
     encoder: &BiEncoder<B>,
     model: &str,
     model_dir: Option<&Path>,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use rankwise_data::write_atomic;
+use rankwise_files::write_atomic;
 
 use crate::pipeline::{Outcome, Summary};
 use crate::trec::EvalError;

@@ -19,7 +19,7 @@ pub enum EvalError {
     },
     /// A data file (qrels, corpus, queries) is malformed.
     #[error(transparent)]
-    Data(#[from] rankwise_data::DataError),
+    File(#[from] rankwise_files::FileError),
     /// The encoder failed.
     #[error("encoder: {0}")]
     Encoder(String),
@@ -63,14 +63,14 @@ fn read(path: &Path) -> Result<String, EvalError> {
         path: path.to_path_buf(),
         source,
     })?;
-    rankwise_data::remove_bom(&mut text);
+    rankwise_files::remove_bom(&mut text);
     Ok(text)
 }
 
 /// Reads qrels (BEIR TSV with header, TREC `qid 0 docid grade`, or JSONL; optionally gzipped)
 /// with the data crate's reader. Grades must be integers; a pair judged twice is an error.
 pub fn read_qrels(path: &Path) -> Result<Qrels, EvalError> {
-    let rows = rankwise_data::read_qrels(path)?;
+    let rows = rankwise_files::read_qrels(path)?;
     let mut qrels: Qrels = HashMap::new();
     for r in rows {
         if r.score.fract() != 0.0 {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use rankwise_data::write_atomic;
+use rankwise_files::write_atomic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -8,11 +8,12 @@ use anyhow::Context;
 use burn::optim::{AdamWConfig, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
-use rankwise_data::{TrainBatcher, TrainItem};
+use rankwise_data::TrainItem;
 use rankwise_encoder::{
     BiEncoder, BiEncoderModel, EncoderBackend, EncoderOptions, Precision, Side,
 };
-use rankwise_loss::{WassersteinLoss, WassersteinLossConfig, Ws2Backend};
+use rankwise_loss::{WassersteinLossConfig, Ws2Backend};
+use rankwise_train::TrainBatcher;
 use rankwise_train::TrainingBackend;
 use rankwise_train::clip::clip_grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
@@ -78,7 +79,7 @@ pub fn ws2<B: AutodiffBackend + Ws2Backend>(
             .map(|k| (3 - (k * 5 + k / n) % 4) as i32)
             .collect();
         let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [b, n]), device);
-        let loss = WassersteinLoss::new(WassersteinLossConfig::new());
+        let loss = WassersteinLossConfig::new().init().expect("valid settings");
         let (ms, calls) = median_ms(
             if inputs.smoke { 1 } else { 5 },
             if inputs.smoke { 3 } else { 200 },
@@ -146,7 +147,7 @@ pub fn train_step<B: TrainingBackend>(
         options.precision = precision;
         let encoder = BiEncoder::<B>::load_with(&dir, options, device)?;
         let batch = TrainBatcher::for_encoder(&encoder).tokenize(&items)?;
-        let objective = Objective::new(&LossSettings::default(), 1.0);
+        let objective = Objective::new(&LossSettings::default(), 1.0).expect("valid settings");
         let mut optim = AdamWConfig::new()
             .with_epsilon(1e-8)
             .with_weight_decay(0.0)

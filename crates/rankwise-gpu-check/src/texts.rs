@@ -138,7 +138,7 @@ impl Texts {
 
     /// Writes `texts.json` (temporary file, then rename).
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        Ok(rankwise_data::write_atomic(
+        Ok(rankwise_files::write_atomic(
             path,
             &serde_json::to_vec(self)?,
         )?)

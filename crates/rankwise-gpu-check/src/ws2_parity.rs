@@ -6,7 +6,7 @@ use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
 pub use rankwise_assets::fixtures::Ws2Case as Case;
-use rankwise_loss::{WassersteinLoss, WassersteinLossConfig, Ws2Backend};
+use rankwise_loss::{WassersteinLossConfig, Ws2Backend};
 
 use crate::{Check, Inputs, Outcome, max_abs, max_abs_diff, values};
 
@@ -20,13 +20,13 @@ pub fn loss_and_grad<B: AutodiffBackend + Ws2Backend>(
         Tensor::<B, 2>::from_data(TensorData::new(logits, [case.b, case.m]), device).require_grad();
     let labels: Vec<i32> = case.labels.iter().flatten().map(|&v| v as i32).collect();
     let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [case.b, case.n]), device);
-    let loss = WassersteinLoss::new(
-        WassersteinLossConfig::new()
-            .with_temperature(case.temperature)
-            .with_in_batch(case.widened())
-            .with_epsilon(case.eps),
-    )
-    .forward(scores.clone(), labels)?;
+    let loss = WassersteinLossConfig::new()
+        .with_temperature(case.temperature)
+        .with_in_batch(case.widened())
+        .with_epsilon(case.eps)
+        .init()
+        .expect("valid settings")
+        .forward(scores.clone(), labels)?;
     let grads = loss.backward();
     let grad = scores.grad(&grads).context("no gradient for the scores")?;
     Ok((values(loss)[0], values(grad)))

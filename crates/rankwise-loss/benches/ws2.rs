@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use burn::backend::{Autodiff, NdArray};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use rankwise_loss::{WassersteinLoss, WassersteinLossConfig, Ws2Backend};
+use rankwise_loss::{WassersteinLossConfig, Ws2Backend};
 
 const SHAPES: [(usize, usize); 4] = [(16, 4), (16, 7), (64, 4), (64, 7)];
 
@@ -24,7 +24,10 @@ fn median_micros<B: AutodiffBackend + Ws2Backend>(b: usize, n: usize, device: &B
         .map(|k| (3 - (k * 5 + k / n) % 4) as i64)
         .collect();
     let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [b, n]), device);
-    let loss = WassersteinLoss::new(WassersteinLossConfig::new().with_check_finite(false));
+    let loss = WassersteinLossConfig::new()
+        .with_check_finite(false)
+        .init()
+        .expect("valid settings");
     let run = || {
         let s = scores.clone().require_grad();
         let l = loss.forward(s.clone(), labels.clone()).unwrap();

@@ -7,13 +7,28 @@
 // The loops keep the published algorithm's index form, so it can be checked line by line.
 #![allow(clippy::needless_range_loop)]
 
-use crate::svd::dot;
+/// `x·y` with four partial sums (unit-stride, vectorisable).
+#[inline(always)]
+pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in xc.zip(yc) {
+        for l in 0..4 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
 
 /// `M = U diag(values) Uᵀ`.
 #[derive(Debug, Clone)]
-pub struct SymmetricEigen {
-    /// Matrix size.
-    pub n: usize,
+pub(crate) struct SymmetricEigen {
     /// Eigenvalues (unsorted).
     pub values: Vec<f64>,
     /// Eigenvectors as columns, row-major `n×n`: `U[r, j]` is `vectors[r * n + j]`.
@@ -21,8 +36,10 @@ pub struct SymmetricEigen {
 }
 
 /// Eigendecomposition of the symmetric row-major `n×n` matrix `m` (only symmetric input is
-/// meaningful; the lower triangle is read).
-pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
+/// meaningful; the lower triangle is read), dispatched on the CPU's features (the tests'
+/// entry point; the host path inlines [`symmetric_eigen_inline`] into its own builds).
+#[cfg(test)]
+pub(crate) fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::has_avx2_fma() {
         // SAFETY: the CPU supports the features the function is compiled for.
@@ -31,7 +48,7 @@ pub fn symmetric_eigen(m: &[f64], n: usize) -> SymmetricEigen {
     symmetric_eigen_inline(m, n)
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(test, target_arch = "x86_64"))]
 #[target_feature(enable = "avx2,fma")]
 fn symmetric_eigen_avx2(m: &[f64], n: usize) -> SymmetricEigen {
     symmetric_eigen_inline(m, n)
@@ -51,7 +68,6 @@ pub(crate) fn symmetric_eigen_inline(m: &[f64], n: usize) -> SymmetricEigen {
         transpose_in_place(&mut v, n);
     }
     SymmetricEigen {
-        n,
         values: d,
         vectors: v,
     }

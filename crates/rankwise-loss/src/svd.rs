@@ -4,14 +4,15 @@
 //! singular values span many orders of magnitude and reach down to `sqrt(ε)`. One-sided Jacobi
 //! works on `A` itself (never on `AAᵀ`, which squares the condition number) and computes small
 //! singular values to high relative accuracy. The fused GPU kernel runs the same algorithm, so
-//! this host version is also its oracle.
+//! this host version is its oracle: compiled for the tests, which check the algorithm (rotations,
+//! sweeps, orthogonality) in f64 where the kernel's results can be compared with it.
+
+use crate::eigh::dot;
 
 /// Result of [`jacobi_svd`]: `A·V = W` where the columns of `W` are mutually orthogonal, so
 /// `σⱼ = ‖W[:, j]‖` and `uⱼ = W[:, j] / σⱼ`.
 #[derive(Debug, Clone)]
 pub struct JacobiSvd {
-    /// Matrix size.
-    pub n: usize,
     /// `A·V`, row-major `n×n`; its columns are orthogonal.
     pub w: Vec<f64>,
     /// The accumulated right rotations, row-major `n×n`, orthogonal.
@@ -65,7 +66,6 @@ pub fn jacobi_svd(a: &[f64], n: usize) -> JacobiSvd {
         .map(|col| dot(col, col).sqrt())
         .collect();
     JacobiSvd {
-        n,
         w: transpose(&wt, n),
         v: transpose(&vt, n),
         sigma,
@@ -87,25 +87,6 @@ fn transpose(m: &[f64], n: usize) -> Vec<f64> {
 fn columns(mt: &mut [f64], n: usize, p: usize, q: usize) -> (&mut [f64], &mut [f64]) {
     let (head, tail) = mt.split_at_mut(q * n);
     (&mut head[p * n..(p + 1) * n], &mut tail[..n])
-}
-
-/// `x·y` with four partial sums (unit-stride, vectorisable).
-#[inline(always)]
-pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let mut acc = [0.0; 4];
-    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in xc.zip(yc) {
-        for l in 0..4 {
-            acc[l] += a[l] * b[l];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// `(‖p‖², ‖q‖², p·q)` in one pass.
@@ -171,6 +152,11 @@ mod tests {
             .map(|k| ((k * 37 % 11) as f64 - 5.0) * 10f64.powi(-((k % 5) as i32)))
             .collect();
         let svd = jacobi_svd(&a, n);
+        assert!(
+            svd.sweeps < MAX_SWEEPS,
+            "converged in {} sweeps",
+            svd.sweeps
+        );
         // W = A·V
         let av = matmul(&a, &svd.v, n);
         for (x, y) in av.iter().zip(&svd.w) {

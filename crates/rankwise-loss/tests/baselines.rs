@@ -59,6 +59,8 @@ fn infonce_matches_definition() {
     let got = InfoNceConfig::new()
         .with_temperature(tau)
         .with_positive_threshold(2)
+        .init()
+        .unwrap()
         .forward(scores.clone(), labels)
         .unwrap();
     assert!(
@@ -75,7 +77,11 @@ fn infonce_rejects_rows_without_positive() {
     let (s, mut y) = inputs();
     y[4..8].iter_mut().for_each(|v| *v = 0);
     let (scores, labels) = tensors(&s, &y, BQ * N);
-    let err = InfoNceConfig::new().forward(scores, labels).unwrap_err();
+    let err = InfoNceConfig::new()
+        .init()
+        .unwrap()
+        .forward(scores, labels)
+        .unwrap_err();
     assert!(
         matches!(err, LossError::Shape { .. }) && err.to_string().contains("row 1"),
         "{err}"
@@ -102,6 +108,8 @@ fn listnet_matches_definition() {
     let got = scalar(
         ListNetConfig::new()
             .with_temperature(tau)
+            .init()
+            .unwrap()
             .forward(scores, labels)
             .unwrap(),
     );
@@ -125,7 +133,13 @@ fn ranknet_matches_definition() {
         }
     }
     let (scores, labels) = tensors(&s, &y, m);
-    let got = scalar(RankNetConfig::new().forward(scores, labels).unwrap());
+    let got = scalar(
+        RankNetConfig::new()
+            .init()
+            .unwrap()
+            .forward(scores, labels)
+            .unwrap(),
+    );
     assert!(
         (got - total / pairs).abs() < 1e-12,
         "{got} vs {}",
@@ -139,15 +153,25 @@ fn baselines_reject_bad_shapes() {
     let (scores, labels) = tensors(&s[..BQ * 5], &y, 5);
     assert!(
         ListNetConfig::new()
+            .init()
+            .unwrap()
             .forward(scores.clone(), labels.clone())
             .is_err()
     );
     assert!(
         RankNetConfig::new()
+            .init()
+            .unwrap()
             .forward(scores.clone(), labels.clone())
             .is_err()
     );
-    assert!(InfoNceConfig::new().forward(scores, labels).is_err());
+    assert!(
+        InfoNceConfig::new()
+            .init()
+            .unwrap()
+            .forward(scores, labels)
+            .is_err()
+    );
 }
 
 #[test]
@@ -157,6 +181,8 @@ fn infonce_is_finite_for_large_scores_and_small_temperature() {
     let (scores, labels) = tensors(&big, &y, BQ * N);
     let loss = InfoNceConfig::new()
         .with_temperature(0.01)
+        .init()
+        .unwrap()
         .forward(scores.clone(), labels)
         .unwrap();
     let value = scalar(loss.clone());

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::{Distribution, Int, Tensor, TensorData, backend::Backend};
-use rankwise_loss::{WassersteinLoss, WassersteinLossConfig};
+use rankwise_loss::WassersteinLossConfig;
 
 type B = Autodiff<NdArray>;
 
@@ -73,7 +73,10 @@ fn ws2_trains_a_toy_bi_encoder() {
     };
     let mix = Tensor::<B, 2>::random([D, D], Distribution::Normal(0.0, 0.5), &device);
     let mut optim = AdamConfig::new().init();
-    let loss_fn = WassersteinLoss::new(WassersteinLossConfig::new().with_temperature(1.0));
+    let loss_fn = WassersteinLossConfig::new()
+        .with_temperature(1.0)
+        .init()
+        .unwrap();
     let (eval_q, eval_p, eval_y) = batch(&mix, &device);
     let eval = |t: &Towers<B>| pair_accuracy(&t.scores(eval_q.clone(), eval_p.clone()), &eval_y);
     let before = eval(&towers);
@@ -94,4 +97,31 @@ fn ws2_trains_a_toy_bi_encoder() {
         after > before + 0.1,
         "pair accuracy did not rise: {before} → {after}"
     );
+}
+
+/// The example a user would copy (`examples/two_tower.rs`, on `rankwise-loss` and `burn` alone)
+/// runs to the end and its loss falls (it asserts so itself). Cargo builds a package's examples
+/// before running its tests; the binary sits in `examples/` beside this test's `deps/`.
+#[test]
+fn the_two_tower_example_runs_and_its_loss_falls() {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let example = profile_dir
+        .join("examples")
+        .join(format!("two_tower{}", std::env::consts::EXE_SUFFIX));
+    let out = std::process::Command::new(&example)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (built with --features ndarray?)",
+                example.display()
+            )
+        });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("WS2 loss: first 20 steps"), "{stdout}");
 }

@@ -89,16 +89,17 @@ impl Canvas {
             path: path.to_path_buf(),
             detail: e.to_string(),
         };
-        let tmp = path.with_extension("png.tmp");
-        let file = std::fs::File::create(&tmp).map_err(|e| err(&e))?;
-        let mut enc =
-            png::Encoder::new(std::io::BufWriter::new(file), self.w as u32, self.h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().map_err(|e| err(&e))?;
-        writer.write_image_data(&self.px).map_err(|e| err(&e))?;
-        writer.finish().map_err(|e| err(&e))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(&e))
+        rankwise_files::write_atomic_with(path, |out| {
+            let mut enc = png::Encoder::new(out, self.w as u32, self.h as u32);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            let mut writer = enc.write_header().map_err(std::io::Error::other)?;
+            writer
+                .write_image_data(&self.px)
+                .map_err(std::io::Error::other)?;
+            writer.finish().map_err(std::io::Error::other)
+        })
+        .map_err(|e| err(&e))
     }
 }
 

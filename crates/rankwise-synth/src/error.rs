@@ -43,7 +43,7 @@ pub enum SynthError {
     },
     /// A file is malformed.
     #[error(transparent)]
-    Data(#[from] rankwise_data::DataError),
+    File(#[from] rankwise_files::FileError),
     /// A setting is invalid.
     #[error("setting `{key}`: {detail}")]
     Config {
@@ -79,7 +79,7 @@ impl SynthError {
             Self::Status { .. } => "http_4xx",
             Self::Transport { .. } => "transport",
             Self::Protocol { .. } => "protocol",
-            Self::Io { .. } | Self::Data(_) => "io",
+            Self::Io { .. } | Self::File(_) => "io",
             Self::Config { .. } => "config",
         }
     }

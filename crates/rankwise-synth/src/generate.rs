@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rankwise_data::Collection;
+use rankwise_files::Collection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -398,6 +398,6 @@ pub fn generate_until(
     summary.seconds = start.elapsed().as_secs_f64();
     let mut bytes = serde_json::to_vec_pretty(&summary).expect("serialisable");
     bytes.push(b'\n');
-    rankwise_data::write_atomic(&out.join("summary.json"), &bytes)?;
+    rankwise_files::write_atomic(&out.join("summary.json"), &bytes)?;
     Ok(summary)
 }

@@ -76,7 +76,7 @@ fn cut_torn(path: &Path) -> Result<bool, SynthError> {
         return Ok(false);
     }
     let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    rankwise_data::write_atomic(path, &bytes[..keep])?;
+    rankwise_files::write_atomic(path, &bytes[..keep])?;
     Ok(true)
 }
 
@@ -98,14 +98,14 @@ fn ids_in(path: &Path, lines: &[String], key: &str) -> Result<Vec<String>, Synth
         .enumerate()
         .map(|(i, l)| {
             let v: Value =
-                serde_json::from_str(l).map_err(|e| rankwise_data::DataError::Parse {
+                serde_json::from_str(l).map_err(|e| rankwise_files::FileError::Parse {
                     path: path.to_path_buf(),
                     line: i + 1,
                     field: "json".into(),
                     detail: e.to_string(),
                 })?;
             v[key].as_str().map(String::from).ok_or_else(|| {
-                rankwise_data::DataError::Parse {
+                rankwise_files::FileError::Parse {
                     path: path.to_path_buf(),
                     line: i + 1,
                     field: key.into(),
@@ -143,7 +143,7 @@ impl OutputStore {
         .collect();
         let fail_lines = read_lines(&p("failures.jsonl"))?;
         let failed: HashSet<String> = if retry_failed {
-            rankwise_data::write_atomic(&p("failures.jsonl"), b"")?;
+            rankwise_files::write_atomic(&p("failures.jsonl"), b"")?;
             HashSet::new()
         } else {
             ids_in(&p("failures.jsonl"), &fail_lines, "query_id")?
@@ -178,9 +178,9 @@ impl OutputStore {
             + (queries.len() - keep_queries.len())
             + (qrels.len() - header - keep_qrels.len());
         let join = |v: &[&String]| v.iter().map(|l| format!("{l}\n")).collect::<String>();
-        rankwise_data::write_atomic(&p("corpus.jsonl"), join(&keep_corpus).as_bytes())?;
-        rankwise_data::write_atomic(&p("queries.jsonl"), join(&keep_queries).as_bytes())?;
-        rankwise_data::write_atomic(
+        rankwise_files::write_atomic(&p("corpus.jsonl"), join(&keep_corpus).as_bytes())?;
+        rankwise_files::write_atomic(&p("queries.jsonl"), join(&keep_queries).as_bytes())?;
+        rankwise_files::write_atomic(
             &p("qrels/train.tsv"),
             format!("{QRELS_HEADER}{}", join(&keep_qrels)).as_bytes(),
         )?;

@@ -9,8 +9,10 @@ use std::time::Instant;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::optim::{AdamWConfig, Optimizer};
-use rankwise_data::{TrainBatcher, TrainItem, read_corpus, read_queries};
+use rankwise_data::TrainItem;
 use rankwise_encoder::{BiEncoder, BiEncoderModel};
+use rankwise_files::{read_corpus, read_queries};
+use rankwise_train::TrainBatcher;
 use rankwise_train::clip::clip_grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
 use rankwise_train::{LossSettings, Objective};
@@ -54,7 +56,7 @@ fn main() {
             })
             .collect()
     };
-    let objective = Objective::new(&LossSettings::default(), 1.0);
+    let objective = Objective::new(&LossSettings::default(), 1.0).expect("valid settings");
     let mut optim = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(0.0)

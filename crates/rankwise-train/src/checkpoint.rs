@@ -78,7 +78,7 @@ where
         std::fs::remove_dir_all(&final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
     }
     std::fs::rename(&tmp, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
-    rankwise_data::write_atomic(&root.join("latest"), name.as_bytes())?;
+    rankwise_files::write_atomic(&root.join("latest"), name.as_bytes())?;
     // Prune older checkpoints.
     let mut all: Vec<PathBuf> = std::fs::read_dir(&root)
         .map_err(|e| TrainError::io(&root, e))?

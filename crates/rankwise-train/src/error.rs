@@ -53,15 +53,23 @@ pub enum TrainError {
     /// Data loading failed.
     #[error(transparent)]
     Data(#[from] rankwise_data::DataError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    File(#[from] rankwise_files::FileError),
     /// The encoder failed.
     #[error(transparent)]
     Encoder(#[from] rankwise_encoder::EncoderError),
     /// The loss rejected its inputs.
     #[error(transparent)]
     Loss(#[from] rankwise_loss::LossError),
-    /// Periodic evaluation failed.
-    #[error(transparent)]
-    Eval(#[from] rankwise_eval::EvalError),
+    /// A hook of the run (e.g. evaluation during training) failed.
+    #[error("after step {step}: {source}")]
+    Hook {
+        /// The step after which the hook ran.
+        step: u64,
+        /// What the hook reported.
+        source: crate::trainer::HookError,
+    },
 }
 
 impl TrainError {

@@ -1,14 +1,17 @@
 //! Fine-tuning bi-encoders with list-wise (WS2, ListNet, RankNet) and contrastive (InfoNCE)
 //! objectives.
 //!
+//! * [`batch`]: training items into tokenised batches (the Burn `Dataset` view of an epoch and
+//!   the batcher with the encoder's tokenizers).
 //! * [`config`]: the TOML run configuration with the paper's defaults.
 //! * [`step`]: one micro-batch — in-batch scores, the loss over the global batch, and its
 //!   gradient, in one pass or GradCache chunks spread over several devices.
 //! * [`trainer`]: the loop (AdamW, warm-up + linear decay, global-norm clipping, accumulation,
-//!   checkpoints, resume, logs, periodic evaluation, export).
+//!   checkpoints, resume, logs, export) over built [`TrainParts`], reporting to [`TrainHooks`].
 //! * [`memory`]: allocator settings that keep a CPU training step from page-faulting its
 //!   tensors in.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod clip;
 pub mod config;
@@ -20,6 +23,7 @@ pub mod schedule;
 pub mod step;
 pub mod trainer;
 
+pub use batch::{EpochDataset, TrainBatch, TrainBatcher};
 pub use config::{
     LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE, OptimizerSettings, TrainConfig,
     WarmupShape,
@@ -28,7 +32,10 @@ pub use error::TrainError;
 pub use loss::Objective;
 pub use output::{OnExisting, RESUMABLE_KEYS, RUN_FILES, config_differences};
 pub use schedule::LrSchedule;
-pub use trainer::{EpochPlan, RunControl, StepLog, StepSettings, StepStats, TrainOutcome, train};
+pub use trainer::{
+    EpochPlan, HookError, RunControl, StepLog, StepSettings, StepStats, TrainHooks, TrainOutcome,
+    TrainParts, train,
+};
 
 use burn::tensor::backend::AutodiffBackend;
 use rankwise_encoder::EncoderBackend;

@@ -2,8 +2,8 @@
 
 use burn::tensor::{Int, Tensor};
 use rankwise_loss::{
-    InfoNceConfig, ListNetConfig, LossError, RankNetConfig, WassersteinLoss, WassersteinLossConfig,
-    Ws2Backend,
+    InfoNce, InfoNceConfig, ListNet, ListNetConfig, LossError, RankNet, RankNetConfig,
+    WassersteinLoss, WassersteinLossConfig, Ws2Backend,
 };
 
 use crate::config::{LossKind, LossSettings};
@@ -14,31 +14,33 @@ pub enum Objective {
     /// WS2.
     Ws2(WassersteinLoss),
     /// InfoNCE.
-    InfoNce(InfoNceConfig),
+    InfoNce(InfoNce),
     /// ListNet.
-    ListNet(ListNetConfig),
+    ListNet(ListNet),
     /// RankNet.
-    RankNet(RankNetConfig),
+    RankNet(RankNet),
 }
 
 impl Objective {
     /// Builds the objective of `settings` at temperature `t` (see
-    /// [`LossSettings::temperature_for`]).
-    pub fn new(settings: &LossSettings, t: f64) -> Self {
-        match settings.kind {
-            LossKind::Ws2 => Self::Ws2(WassersteinLoss::new(
+    /// [`LossSettings::temperature_for`]); an error when `t` is not finite and positive.
+    pub fn new(settings: &LossSettings, t: f64) -> Result<Self, LossError> {
+        Ok(match settings.kind {
+            LossKind::Ws2 => Self::Ws2(
                 WassersteinLossConfig::new()
                     .with_temperature(t)
-                    .with_in_batch(settings.in_batch),
-            )),
+                    .with_in_batch(settings.in_batch)
+                    .init()?,
+            ),
             LossKind::Infonce => Self::InfoNce(
                 InfoNceConfig::new()
                     .with_temperature(t)
-                    .with_positive_threshold(settings.positive_threshold),
+                    .with_positive_threshold(settings.positive_threshold)
+                    .init()?,
             ),
-            LossKind::Listnet => Self::ListNet(ListNetConfig::new().with_temperature(t)),
-            LossKind::Ranknet => Self::RankNet(RankNetConfig::new().with_temperature(t)),
-        }
+            LossKind::Listnet => Self::ListNet(ListNetConfig::new().with_temperature(t).init()?),
+            LossKind::Ranknet => Self::RankNet(RankNetConfig::new().with_temperature(t).init()?),
+        })
     }
 
     /// Loss of `scores [B, m]` (m = B·g with in-batch negatives, else g) against `labels [B, g]`.

@@ -13,10 +13,10 @@
 
 use std::ops::Range;
 
+use crate::batch::TrainBatch;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
-use rankwise_data::TrainBatch;
 use rankwise_encoder::dropout::derive;
 use rankwise_encoder::{BiEncoder, BiEncoderModel, Dropout, EncoderOptions, Side, TokenBatch};
 

@@ -1,5 +1,7 @@
 //! The training loop: data order, micro-batches, accumulation, clipping, AdamW with the
-//! schedule, logs, checkpoints, resume, periodic evaluation and the exported model.
+//! schedule, logs, checkpoints, resume and the exported model. It trains parts that the caller
+//! built ([`TrainParts`]) and reports each step to [`TrainHooks`] (evaluation during training is
+//! such a hook, wired by the program that runs training).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::batch::{TrainBatch, TrainBatcher};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
 use burn::tensor::ElementConversion;
@@ -14,10 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rankwise_data::TrainBatch;
-use rankwise_data::{AnyDataset, DatasetConfig, GroupedDataset, TrainBatcher};
+use rankwise_data::{DatasetConfig, GroupedDataset};
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions};
-use rankwise_eval::{EvalSettings, evaluate_dataset};
 use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
@@ -28,6 +29,68 @@ use crate::loss::Objective;
 use crate::output::{OnExisting, config_differences, prepare};
 use crate::schedule::LrSchedule;
 use crate::step::{StepDropout, batch_gradients};
+
+/// What a run trains: the encoder it starts from (on the first device) and the dataset it draws
+/// its items from. [`TrainParts::load`] builds them from a [`TrainConfig`]; a program of its own
+/// can build them in code.
+pub struct TrainParts<B: crate::TrainingBackend> {
+    /// The bi-encoder to fine-tune (its options set the lengths, prefixes and pooling).
+    pub encoder: BiEncoder<B>,
+    /// The items of every epoch.
+    pub dataset: Arc<dyn GroupedDataset>,
+}
+
+impl<B: crate::TrainingBackend> TrainParts<B> {
+    /// The model folder and dataset config a [`TrainConfig`] names, with its lengths and
+    /// precision, loaded on `devices[0]` (every device must support the precision).
+    pub fn load(config: &TrainConfig, devices: &[B::Device]) -> Result<Self, TrainError> {
+        config.validate()?;
+        let main = devices
+            .first()
+            .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))?;
+        let mut options = EncoderOptions::detect(&config.model)?;
+        options.query_max_length = config.query_max_length;
+        options.passage_max_length = config.passage_max_length;
+        options.precision = config.precision;
+        for device in devices {
+            if !config.precision.supported::<B>(device) {
+                return Err(TrainError::config(
+                    "precision",
+                    format!(
+                        "{:?} is not supported by this backend on {device:?}; allowed here: \"f32\" (half precision needs the wgpu or cuda backend on a device that has it)",
+                        config.precision
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            encoder: BiEncoder::<B>::load_with(&config.model, options, main)?,
+            dataset: Arc::new(DatasetConfig::read(&config.data)?.load()?),
+        })
+    }
+}
+
+/// An error raised by a hook; it ends the run as [`TrainError::Hook`].
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a run reports to as it goes (the part of Burn's `Learner` event hooks that training a
+/// retriever needs). Every method has an empty default; `()` is the run without hooks.
+pub trait TrainHooks<B: crate::TrainingBackend> {
+    /// After optimiser step `log.step` of `total_steps`, before its line is written to
+    /// `metrics.jsonl` and before any checkpoint of that step: `model` is the encoder as it now
+    /// is, ready for inference (no graph, no dropout). A hook may fill `log.eval`.
+    fn on_step(
+        &mut self,
+        log: &mut StepLog,
+        model: &BiEncoder<B::InnerBackend>,
+        total_steps: u64,
+    ) -> Result<(), HookError> {
+        let _ = (log, model, total_steps);
+        Ok(())
+    }
+}
+
+impl<B: crate::TrainingBackend> TrainHooks<B> for () {}
 
 /// How a run is driven (not part of the experiment's configuration).
 #[derive(Debug, Clone, Default)]
@@ -64,7 +127,7 @@ pub struct StepLog {
     pub tokens_per_s: f64,
     /// Seconds since the run (or resume) started.
     pub elapsed_s: f64,
-    /// Evaluation summary at this step, if one ran.
+    /// Evaluation summary at this step, if a hook ran one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval: Option<serde_json::Value>,
 }
@@ -158,7 +221,7 @@ fn truncate_log(path: &Path, step: u64) -> Result<(), TrainError> {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    rankwise_data::write_atomic(path, kept.as_bytes())?;
+    rankwise_files::write_atomic(path, kept.as_bytes())?;
     Ok(())
 }
 
@@ -311,12 +374,17 @@ impl EpochPlan {
     }
 }
 
-/// Trains on `devices` (the first holds the master weights). The loss sees `global_batch`
-/// queries whatever the number of devices; the devices share its chunks.
+/// Trains `parts` with the settings of `config` (objective, optimiser, schedule, batch, steps,
+/// output) on `devices` (the first holds the master weights), reporting each step to `hooks`.
+/// The loss sees `global_batch` queries whatever the number of devices; the devices share its
+/// chunks. `config.model` and `config.data` are not read here (they are recorded in the
+/// resolved config, and a resumed run must name the same).
 pub fn train<B: crate::TrainingBackend>(
     config: &TrainConfig,
+    parts: TrainParts<B>,
     devices: &[B::Device],
     control: &RunControl,
+    hooks: &mut dyn TrainHooks<B>,
 ) -> Result<TrainOutcome, TrainError> {
     config.validate()?;
     let start = Instant::now();
@@ -333,24 +401,7 @@ pub fn train<B: crate::TrainingBackend>(
     let main = devices
         .first()
         .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))?;
-
-    let mut options = EncoderOptions::detect(&config.model)?;
-    options.query_max_length = config.query_max_length;
-    options.passage_max_length = config.passage_max_length;
-    options.precision = config.precision;
-    for device in devices {
-        if !config.precision.supported::<B>(device) {
-            return Err(TrainError::config(
-                "precision",
-                format!(
-                    "{:?} is not supported by this backend on {device:?}; allowed here: \"f32\" (half precision needs the wgpu or cuda backend on a device that has it)",
-                    config.precision
-                ),
-            ));
-        }
-    }
-    let encoder = BiEncoder::<B>::load_with(&config.model, options, main)?;
-    let dataset: AnyDataset = DatasetConfig::read(&config.data)?.load()?;
+    let TrainParts { encoder, dataset } = parts;
     let batcher = TrainBatcher::for_encoder(&encoder);
 
     if dataset.is_empty() {
@@ -433,8 +484,8 @@ pub fn train<B: crate::TrainingBackend>(
         truncate_log(&metrics, state.step)?;
     }
     let text = toml::to_string(&resolved).expect("config serialises");
-    rankwise_data::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
-    let objective = Objective::new(&config.loss, temperature);
+    rankwise_files::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
+    let objective = Objective::new(&config.loss, temperature)?;
     let settings = StepSettings::<B> {
         options: &encoder.options,
         objective: &objective,
@@ -537,20 +588,12 @@ pub fn train<B: crate::TrainingBackend>(
             elapsed_s: run_start.elapsed().as_secs_f64(),
             eval: None,
         };
-        if let Some(ev) = &config.eval
-            && ev.every_steps > 0
-            && (state.step.is_multiple_of(ev.every_steps) || state.step == total)
-        {
-            let view = encoder.with_model(model.valid());
-            let settings = EvalSettings {
-                split: ev.split.clone(),
-                max_queries: ev.max_queries,
-                progress: false,
-                ..Default::default()
-            };
-            let outcome = evaluate_dataset(&view, "training", None, &ev.dataset, &settings, main)?;
-            line.eval = Some(serde_json::to_value(&outcome.summary).expect("serialisable"));
-        }
+        hooks
+            .on_step(&mut line, &encoder.with_model(model.valid()), total)
+            .map_err(|source| TrainError::Hook {
+                step: state.step,
+                source,
+            })?;
         log_line(&metrics, &line)?;
         pb.set_message(format!(
             "loss {loss:.5} · lr {lr:.2e} · {:.1} q/s",

@@ -28,7 +28,7 @@ pub struct Row {
 /// Writes a dataset config as TOML and returns its path.
 pub fn write_data_config(path: &Path, config: &DatasetConfig) -> anyhow::Result<PathBuf> {
     // `DatasetConfig` is tagged by `kind`, so it serialises to the file format it is read from.
-    rankwise_data::write_atomic(path, toml::to_string(config)?.as_bytes())?;
+    rankwise_files::write_atomic(path, toml::to_string(config)?.as_bytes())?;
     Ok(path.to_path_buf())
 }
 
@@ -191,12 +191,12 @@ pub fn table(rows: &[Row], command: &str) -> String {
 /// Writes `results.json` and `results.md` into `out` and prints the table.
 pub fn report(out: &Path, rows: &[Row], command: &str, seconds: f64) -> anyhow::Result<()> {
     let json = serde_json::json!({"command": command, "wall_s": seconds, "rows": rows});
-    rankwise_data::write_atomic(
+    rankwise_files::write_atomic(
         &out.join("results.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
     let md = format!("{}\nWall time: {:.0} s\n", table(rows, command), seconds);
-    rankwise_data::write_atomic(&out.join("results.md"), md.as_bytes())?;
+    rankwise_files::write_atomic(&out.join("results.md"), md.as_bytes())?;
     println!("{md}");
     Ok(())
 }

@@ -238,8 +238,8 @@ pub fn report_each(
                 .collect();
         let mut bytes = serde_json::to_vec_pretty(&map)?;
         bytes.push(b'\n');
-        rankwise_data::write_atomic(output, &bytes)?;
-        rankwise_data::write_atomic(
+        rankwise_files::write_atomic(output, &bytes)?;
+        rankwise_files::write_atomic(
             &output.with_extension("md"),
             markdown_table(&summaries).as_bytes(),
         )?;
@@ -250,8 +250,6 @@ pub fn report_each(
 /// Settings for evaluating with the selected backend.
 pub fn default_settings(cache_dir: Option<PathBuf>) -> EvalSettings {
     EvalSettings {
-        encode_workers: backend::encode_workers(),
-        host_inference: backend::NAME == "ndarray",
         batch_size: 16,
         cache_dir,
         progress: true,

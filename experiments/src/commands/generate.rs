@@ -89,7 +89,7 @@ pub struct Args {
 
 /// Runs `generate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let queries = rankwise_data::read_queries(&args.queries)?;
+    let queries = rankwise_files::read_queries(&args.queries)?;
     let mut config = GenerateConfig {
         concurrency: args.concurrency,
         parse_attempts: args.attempts,
@@ -124,7 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = redact_credentials(&serde_json::to_string_pretty(&config)?);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    rankwise_data::write_atomic(
+    rankwise_files::write_atomic(
         &args.out.join("generate.settings.json"),
         settings.as_bytes(),
     )?;

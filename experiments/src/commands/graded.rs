@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rankwise_data::{SourceConfig, read_qrels};
+use rankwise_data::SourceConfig;
+use rankwise_files::read_qrels;
 use rankwise_train::LossKind;
 
 use super::common::{
@@ -70,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         for r in rows.iter().filter(|r| keep(&r.query_id)) {
             text.push_str(&format!("{}\t{}\t{}\n", r.query_id, r.doc_id, r.score));
         }
-        rankwise_data::write_atomic(&split.join(format!("qrels/{name}.tsv")), text.as_bytes())?;
+        rankwise_files::write_atomic(&split.join(format!("qrels/{name}.tsv")), text.as_bytes())?;
         Ok(())
     };
     write("train", &|q| train.contains(q))?;

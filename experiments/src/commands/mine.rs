@@ -8,11 +8,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use rankwise_data::{
-    PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts, read_corpus, read_qrels,
-};
+use rankwise_data::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts};
 use rankwise_encoder::BiEncoder;
 use rankwise_eval::{Bm25Params, EvalSettings, evaluate_bm25, evaluate_dataset};
+use rankwise_files::{read_corpus, read_qrels};
 
 use crate::backend;
 
@@ -135,16 +134,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|(q, hits)| (q.clone(), hits.iter().map(|h| h.0.clone()).collect()))
         .collect();
-    let qrels = read_qrels(&rankwise_data::qrels_file(&dataset, &args.split)?)?;
+    let qrels = read_qrels(&rankwise_files::qrels_file(&dataset, &args.split)?)?;
     let rows = match args.ranked {
         Some(depth) => ranked_contexts(&qrels, &ranked, depth, config.min_positive_grade),
         None => {
-            let corpus = read_corpus(&rankwise_data::collection_file(&dataset, "corpus")?)?;
+            let corpus = read_corpus(&rankwise_files::collection_file(&dataset, "corpus")?)?;
             pseudo_label(&qrels, &ranked, &corpus, &config)?
         }
     };
-    rankwise_data::write_qrels(&args.out, &rows)?;
-    rankwise_data::write_atomic(
+    rankwise_files::write_qrels(&args.out, &rows)?;
+    rankwise_files::write_atomic(
         &args.out.with_extension("run"),
         rankwise_eval::report::run_text(&outcome.run, "mined").as_bytes(),
     )?;

@@ -3,8 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use rankwise_encoder::BiEncoder;
+use rankwise_eval::{EvalSettings, evaluate_dataset};
+use rankwise_train::config::EvalDuringTraining;
 use rankwise_train::config::Precision;
-use rankwise_train::{LossKind, OnExisting, RunControl, TrainConfig, TrainOutcome, train};
+use rankwise_train::{
+    HookError, LossKind, OnExisting, RunControl, StepLog, TrainConfig, TrainHooks, TrainOutcome,
+    TrainParts, train,
+};
 
 use crate::backend;
 use crate::signals::{self, Interrupted};
@@ -155,17 +161,26 @@ pub fn train_config(
 ) -> anyhow::Result<TrainOutcome> {
     let devs = backend::devices(devices);
     let interrupt = signals::listen("stopping after the current step, with a checkpoint")?;
-    let outcome = train::<backend::TrainBackend>(
-        config,
-        &devs,
-        &RunControl {
-            existing,
-            interrupt: Some(interrupt),
-            progress,
-            stop_after: None,
-        },
-    )
-    .with_context(|| format!("training into {}", config.output_dir.display()))?;
+    let mut hook = EvalHook {
+        eval: config.eval.clone(),
+        device: devs.first().cloned().unwrap_or_default(),
+    };
+    let outcome = TrainParts::<backend::TrainBackend>::load(config, &devs)
+        .and_then(|parts| {
+            train(
+                config,
+                parts,
+                &devs,
+                &RunControl {
+                    existing,
+                    interrupt: Some(interrupt),
+                    progress,
+                    stop_after: None,
+                },
+                &mut hook,
+            )
+        })
+        .with_context(|| format!("training into {}", config.output_dir.display()))?;
     if outcome.interrupted {
         return Err(Interrupted {
             message: format!(
@@ -197,9 +212,51 @@ pub fn train_config(
     for w in &outcome.warnings {
         log.push_str(&format!("warning: {w}\n"));
     }
-    rankwise_data::write_atomic(&config.output_dir.join("train.log"), log.as_bytes())?;
+    rankwise_files::write_atomic(&config.output_dir.join("train.log"), log.as_bytes())?;
     crate::plots::training_curves(&config.output_dir)?;
     Ok(outcome)
+}
+
+/// Evaluation during training (the config's `[eval]` section): every `every_steps` steps and
+/// after the last one, the model as it is on a BEIR collection; the summary goes into the step's
+/// line of `metrics.jsonl`.
+struct EvalHook {
+    eval: Option<EvalDuringTraining>,
+    device: backend::Device,
+}
+
+impl TrainHooks<backend::TrainBackend> for EvalHook {
+    fn on_step(
+        &mut self,
+        log: &mut StepLog,
+        model: &BiEncoder<backend::Backend>,
+        total_steps: u64,
+    ) -> Result<(), HookError> {
+        let Some(ev) = &self.eval else {
+            return Ok(());
+        };
+        if ev.every_steps == 0
+            || !(log.step.is_multiple_of(ev.every_steps) || log.step == total_steps)
+        {
+            return Ok(());
+        }
+        let settings = EvalSettings {
+            split: ev.split.clone(),
+            max_queries: ev.max_queries,
+            progress: false,
+            ..Default::default()
+        };
+        let outcome = evaluate_dataset(
+            model,
+            "training",
+            None,
+            &ev.dataset,
+            &settings,
+            &self.device,
+        )?;
+        log.eval = Some(serde_json::to_value(&outcome.summary)?);
+        Ok(())
+    }
 }
 
 /// Runs `train`.

@@ -4,10 +4,10 @@ use crate::common;
 
 use rankwise_data::{
     DataError, DatasetConfig, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
-    read_corpus, read_qrels, read_queries,
 };
+use rankwise_files::{read_corpus, read_qrels, read_queries};
 
-fn err_of<T: std::fmt::Debug>(r: Result<T, DataError>) -> String {
+fn err_of<T: std::fmt::Debug, E: std::fmt::Display + std::fmt::Debug>(r: Result<T, E>) -> String {
     r.unwrap_err().to_string()
 }
 

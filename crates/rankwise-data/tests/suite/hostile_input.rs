@@ -9,9 +9,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rankwise_data::{
-    BOM, DataError, DatasetConfig, collection_file, id_flaw, qrels_file, read_corpus, read_qrels,
-    read_queries, write_qrels,
+use rankwise_data::DatasetConfig;
+use rankwise_files::{
+    BOM, FileError, collection_file, id_flaw, qrels_file, read_corpus, read_qrels, read_queries,
+    write_qrels,
 };
 
 const CORPUS: &str = "{\"_id\": \"d1\", \"title\": \"T\", \"text\": \"one\"}\n\
@@ -153,7 +154,7 @@ fn two_formats_of_one_file_are_an_error_naming_both() {
     );
     write(d, "corpus.jsonl.gz", b"");
     let e = collection_file(d, "corpus").unwrap_err();
-    assert!(matches!(e, DataError::Ambiguous { .. }));
+    assert!(matches!(e, FileError::Ambiguous { .. }));
     assert!(
         e.to_string().contains("corpus.jsonl, corpus.jsonl.gz"),
         "{e}"
@@ -247,7 +248,7 @@ fn read_any(path: &Path) -> Result<(), String> {
         read_qrels(path).map(|_| ())
     };
     r.map_err(|e| match &e {
-        DataError::Parse { line, .. } => format!("{e} [line {line}]"),
+        FileError::Parse { line, .. } => format!("{e} [line {line}]"),
         _ => e.to_string(),
     })
 }

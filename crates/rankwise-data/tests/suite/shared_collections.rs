@@ -6,8 +6,9 @@ use std::path::Path;
 
 use rankwise_data::{
     BinaryConfig, BinaryDataset, GroupedDataset, MultiLevelConfig, MultiLevelDataset,
-    PassageSelection, SourceConfig, read_corpus, read_queries,
+    PassageSelection, SourceConfig,
 };
+use rankwise_files::{read_corpus, read_queries};
 
 /// (query, doc, grade) rows of a BEIR qrels TSV, counted with plain string splitting.
 fn rows(path: &Path) -> Vec<(String, String, i64)> {

@@ -6,10 +6,8 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use rankwise_data::{
-    DataError, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
-    collection_file, qrels_file, read_corpus, read_qrels, read_queries,
-};
+use rankwise_data::{MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig};
+use rankwise_files::{collection_file, qrels_file, read_corpus, read_qrels, read_queries};
 
 fn parquet(dir: &Path, name: &str, mut df: DataFrame) -> PathBuf {
     let p = dir.join(name);
@@ -25,7 +23,7 @@ fn csv(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn err_of<T: std::fmt::Debug>(r: Result<T, DataError>) -> String {
+fn err_of<T: std::fmt::Debug, E: std::fmt::Display + std::fmt::Debug>(r: Result<T, E>) -> String {
     r.unwrap_err().to_string()
 }
 
@@ -184,8 +182,8 @@ fn shared_collection_as_parquet_gives_the_same_dataset() {
     let corpus = read_corpus(&collection_file(&folder, "corpus").unwrap()).unwrap();
     let queries = read_queries(&collection_file(&folder, "queries").unwrap()).unwrap();
     let qrels = read_qrels(&qrels_file(&folder, "test").unwrap()).unwrap();
-    let ids = |c: &rankwise_data::Collection| c.ids().map(String::from).collect::<Vec<_>>();
-    let texts = |c: &rankwise_data::Collection| c.texts().map(String::from).collect::<Vec<_>>();
+    let ids = |c: &rankwise_files::Collection| c.ids().map(String::from).collect::<Vec<_>>();
+    let texts = |c: &rankwise_files::Collection| c.texts().map(String::from).collect::<Vec<_>>();
     parquet(
         dir.path(),
         "corpus.parquet",

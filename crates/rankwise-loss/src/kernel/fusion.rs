@@ -32,10 +32,6 @@ impl<B: FusionBackend + Ws2Backend> Operation<B::FusionRuntime> for Ws2Op<B> {
 }
 
 impl<B: FusionBackend + Ws2Backend> Ws2Backend for Fusion<B> {
-    fn host_resident() -> bool {
-        false
-    }
-
     fn ws2_loss_and_grad(
         scores: FloatTensor<Self>,
         labels: FloatTensor<Self>,

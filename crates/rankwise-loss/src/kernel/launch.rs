@@ -62,10 +62,6 @@ where
     I: IntElement,
     BT: BoolElement,
 {
-    fn host_resident() -> bool {
-        false
-    }
-
     fn ws2_loss_and_grad(
         scores: FloatTensor<Self>,
         labels: FloatTensor<Self>,

@@ -49,19 +49,12 @@ pub trait Ws2Backend: Backend {
     ) -> FloatTensor<Self> {
         Self::ws2_loss_and_grad(scores, labels, params).0
     }
-
-    /// Whether this backend's tensors live in host memory, so that reading scores back (the
-    /// finiteness check of [`WassersteinLossConfig::check_finite`](crate::WassersteinLossConfig))
-    /// costs no device synchronisation. True for the CPU backends; the CubeCL backends say false.
-    fn host_resident() -> bool {
-        true
-    }
 }
 
 /// Reads both tensors to the host, runs the f64 host path ([`ws2_into`]) and uploads loss and
 /// gradient in the scores' dtype (f32 and f64 scores are read and written without conversion
 /// passes).
-pub fn host_loss_and_grad<B: Backend>(
+pub(crate) fn host_loss_and_grad<B: Backend>(
     scores: FloatTensor<B>,
     labels: FloatTensor<B>,
     params: Ws2Params,
@@ -141,10 +134,6 @@ impl<B: Backend> Backward<B, 1> for Ws2Backward {
 }
 
 impl<B: Ws2Backend, C: CheckpointStrategy> Ws2Backend for Autodiff<B, C> {
-    fn host_resident() -> bool {
-        B::host_resident()
-    }
-
     fn ws2_loss(
         scores: FloatTensor<Self>,
         labels: FloatTensor<Self>,

@@ -13,8 +13,8 @@
 //! `B×m` passes; the only `B×m` buffer besides the gradient is `P`. At the paper's `64×448` that
 //! is about 60× fewer multiply-adds than the dense products.
 
+use crate::eigh::dot;
 use crate::eigh::symmetric_eigen_inline;
-use crate::svd::dot;
 
 use super::Ws2Params;
 use super::fast_exp::softmax_row;
@@ -33,8 +33,9 @@ pub struct Ws2Terms {
 }
 
 /// Loss, terms and gradient with respect to the scores.
+#[cfg(test)]
 #[derive(Debug, Clone)]
-pub struct Ws2Output {
+pub(crate) struct Ws2Output {
     /// The loss (a sum over the batch, not a mean).
     pub loss: f64,
     /// Its terms.
@@ -80,8 +81,10 @@ pub fn softmax_rows(x: &mut [f64], cols: usize, scale: f64) {
 /// WS2 loss and gradient in f64.
 ///
 /// `scores` is row-major `b×m`; `labels` is row-major `b×n` with `m == n` or `m == b·n`.
-/// Shapes are the caller's responsibility (checked by [`crate::WassersteinLoss`]).
-pub fn ws2_f64(
+/// Shapes are the caller's responsibility (checked by [`crate::WassersteinLoss`]). The tests'
+/// entry point to [`ws2_into`].
+#[cfg(test)]
+pub(crate) fn ws2_f64(
     scores: &[f64],
     labels: &[f64],
     b: usize,

@@ -3,12 +3,13 @@
 
 mod backend;
 mod fast_exp;
-pub mod host;
+pub(crate) mod host;
 
-pub use backend::{Ws2Backend, Ws2Params, host_loss_and_grad};
+pub(crate) use backend::host_loss_and_grad;
+pub use backend::{Ws2Backend, Ws2Params};
 
 use burn::config::Config;
-use burn::tensor::{Int, Tensor, TensorPrimitive, backend::Backend};
+use burn::tensor::{ElementConversion, Int, Tensor, TensorPrimitive, backend::Backend};
 
 use crate::LossError;
 
@@ -27,26 +28,47 @@ pub struct WassersteinLossConfig {
     /// ε added to every eigenvalue of `AAᵀ` under the square root (the reference uses 1e-15).
     #[config(default = 1e-15)]
     pub epsilon: f64,
-    /// Reject NaN/±inf scores with an error. Done where the scores already live in host memory
-    /// (the CPU backends, [`Ws2Backend::host_resident`]); on GPU backends reading them back would
-    /// stall the device on every call, so it is skipped there: a non-finite score then gives a
-    /// non-finite loss, which the trainer refuses.
+    /// Reject NaN/±inf scores with an error naming the first one. The check runs on the device
+    /// (`Σ (s − s)` is NaN exactly when a score is not finite) and reads one number back, so on a
+    /// GPU it waits for the scores; a training loop that checks its loss anyway can turn it off
+    /// (a non-finite score then gives a non-finite loss).
     #[config(default = true)]
     pub check_finite: bool,
 }
 
-/// The WS2 list-wise loss. `forward` returns one scalar per call: a sum over the batch.
+impl WassersteinLossConfig {
+    /// The loss with these settings; an error when τ is not finite and positive, or ε not
+    /// finite and non-negative.
+    pub fn init(&self) -> Result<WassersteinLoss, LossError> {
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            return Err(config_error(
+                "temperature",
+                format!("must be finite and > 0, got {}", self.temperature),
+            ));
+        }
+        if !(self.epsilon.is_finite() && self.epsilon >= 0.0) {
+            return Err(config_error(
+                "epsilon",
+                format!("must be finite and >= 0, got {}", self.epsilon),
+            ));
+        }
+        Ok(WassersteinLoss {
+            config: self.clone(),
+        })
+    }
+}
+
+/// The WS2 list-wise loss (build it with [`WassersteinLossConfig::init`]).
+///
+/// **Reduction: sum.** `forward` returns the WS2 distance of the whole batch, one scalar: the
+/// batch is one pair of Gaussians, so there is no per-query term to average, and the paper's
+/// loss is this value as it is (a batch of twice the queries does not halve it).
 #[derive(Debug, Clone)]
 pub struct WassersteinLoss {
     config: WassersteinLossConfig,
 }
 
 impl WassersteinLoss {
-    /// A loss with the given settings.
-    pub fn new(config: WassersteinLossConfig) -> Self {
-        Self { config }
-    }
-
     /// The settings.
     pub fn config(&self) -> &WassersteinLossConfig {
         &self.config
@@ -61,7 +83,10 @@ impl WassersteinLoss {
         scores: Tensor<B, 2>,
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
-        let params = self.validate(&scores, &labels, B::host_resident())?;
+        let params = self.validate(&scores, &labels)?;
+        if self.config.check_finite {
+            check_finite_on_device(&scores)?;
+        }
         let out = B::ws2_loss(
             scores.into_primitive().tensor(),
             labels.float().into_primitive().tensor(),
@@ -78,8 +103,11 @@ impl WassersteinLoss {
         scores: Tensor<B, 2>,
         labels: Tensor<B, 2, Int>,
     ) -> Result<Tensor<B, 1>, LossError> {
+        let params = self.validate(&scores, &labels)?;
         // The host path reads the scores anyway: the finiteness check costs nothing more.
-        let params = self.validate(&scores, &labels, true)?;
+        if self.config.check_finite {
+            check_finite(&backend::to_f64(scores.to_data()), scores.dims()[1])?;
+        }
         let (loss, grad) = host_loss_and_grad::<B>(
             scores.clone().detach().into_primitive().tensor(),
             labels.float().into_primitive().tensor(),
@@ -95,40 +123,27 @@ impl WassersteinLoss {
         &self,
         scores: &Tensor<B, 2>,
         labels: &Tensor<B, 2, Int>,
-        scores_on_host: bool,
     ) -> Result<Ws2Params, LossError> {
-        let c = &self.config;
-        if !(c.temperature.is_finite() && c.temperature > 0.0) {
-            return Err(config_error(
-                "temperature",
-                format!("must be finite and > 0, got {}", c.temperature),
-            ));
-        }
-        if !(c.epsilon.is_finite() && c.epsilon >= 0.0) {
-            return Err(config_error(
-                "epsilon",
-                format!("must be finite and >= 0, got {}", c.epsilon),
-            ));
-        }
         let [b, m] = scores.dims();
         let [bl, n] = labels.dims();
-        check_shapes(b, m, bl, n, c.in_batch)?;
-        if c.check_finite && scores_on_host {
-            check_finite(
-                scores
-                    .to_data()
-                    .convert::<f64>()
-                    .as_slice::<f64>()
-                    .unwrap_or(&[]),
-                m,
-            )?;
-        }
+        check_shapes(b, m, bl, n, self.config.in_batch)?;
         Ok(Ws2Params {
             n,
-            temperature: c.temperature,
-            eps: c.epsilon,
+            temperature: self.config.temperature,
+            eps: self.config.epsilon,
         })
     }
+}
+
+/// An error naming the first non-finite score, found without reading the scores back unless
+/// there is one: `Σ (s − s)` is 0 when every score is finite and NaN otherwise.
+fn check_finite_on_device<B: Backend>(scores: &Tensor<B, 2>) -> Result<(), LossError> {
+    let probe = scores.clone().detach();
+    let total: f64 = (probe.clone() - probe).sum().into_scalar().elem();
+    if total.is_finite() {
+        return Ok(());
+    }
+    check_finite(&backend::to_f64(scores.to_data()), scores.dims()[1])
 }
 
 fn config_error(field: &'static str, detail: String) -> LossError {

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rankwise_data::{
-    Collection, GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
+    GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection, SourceConfig,
 };
+use rankwise_files::Collection;
 use rankwise_synth::{GenerateConfig, generate};
 
 #[derive(Clone)]

@@ -1,89 +1,22 @@
-//! Training on a tiny BERT: the loss falls and a held-out ranking metric rises; kill-and-resume
+//! Training on a tiny BERT (held-out retrieval after training: `tests/tests/train_then_evaluate.rs`): kill-and-resume
 //! gives the identical loss sequence; the exported model reloads with the same weights;
 //! GradCache over two devices equals the one-pass gradient; bad settings and a diverging run
 //! give clear errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::backend::{Autodiff, NdArray};
-use rankwise_data::{DatasetConfig, GroupedDataset, TrainBatcher};
+use rankwise_data::{DatasetConfig, GroupedDataset};
 use rankwise_encoder::{BiEncoder, EncoderOptions, Precision, Side};
-use rankwise_eval::{EvalSettings, evaluate_dataset};
+use rankwise_tests::{make_data, tiny_model};
+use rankwise_train::TrainBatcher;
 use rankwise_train::clip::grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
-use rankwise_train::{LossKind, Objective, OnExisting, RunControl, TrainConfig, TrainError, train};
+use rankwise_train::{
+    LossKind, Objective, OnExisting, RunControl, TrainConfig, TrainError, TrainOutcome, TrainParts,
+};
 
 type B = Autodiff<NdArray>;
-
-fn tiny_model() -> PathBuf {
-    rankwise_assets::reference("encoder/tiny-bert").unwrap()
-}
-
-const WORDS: &[&str] = &[
-    "apple", "river", "engine", "violin", "glacier", "copper", "falcon", "desert", "harbor",
-    "lantern", "meadow", "nickel", "orchid", "pepper", "quartz", "saddle", "tunnel", "walnut",
-    "yacht", "zebra", "anchor", "basket", "candle", "dragon", "feather", "garlic", "helmet",
-    "island", "jacket", "kettle", "ladder", "magnet", "needle", "oyster", "pillow", "rocket",
-    "salmon", "tomato", "velvet", "window", "bridge", "carpet", "dolphin", "forest", "guitar",
-    "hammer", "insect", "jungle",
-];
-
-/// Topic i: query "i-word", level 3 repeats it, 2 mentions it once, 1 mentions its neighbour,
-/// 0 is about another topic. Topics `train` go to the training set; the rest form a held-out
-/// BEIR collection.
-fn make_data(
-    root: &Path,
-    train_topics: std::ops::Range<usize>,
-    heldout: std::ops::Range<usize>,
-) -> (PathBuf, PathBuf) {
-    let n = WORDS.len();
-    let passages = |t: usize| {
-        let w = WORDS[t];
-        let next = WORDS[(t + 1) % n];
-        let far = WORDS[(t + n / 2) % n];
-        [
-            (3, format!("{w} {w} {w} is all about {w}")),
-            (2, format!("a note on {w} and other things")),
-            (1, format!("something about {next} near here")),
-            (0, format!("{far} {far} unrelated text")),
-        ]
-    };
-    let write = |dir: &Path, topics: std::ops::Range<usize>| {
-        std::fs::create_dir_all(dir.join("qrels")).unwrap();
-        let mut corpus = String::new();
-        let mut queries = String::new();
-        let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
-        for t in topics {
-            queries.push_str(&format!(
-                "{{\"_id\": \"q{t}\", \"text\": \"{}\"}}\n",
-                WORDS[t]
-            ));
-            for (level, text) in passages(t) {
-                corpus.push_str(&format!(
-                    "{{\"_id\": \"q{t}-L{level}\", \"text\": \"{text}\"}}\n"
-                ));
-                qrels.push_str(&format!("q{t}\tq{t}-L{level}\t{level}\n"));
-            }
-        }
-        std::fs::write(dir.join("corpus.jsonl"), corpus).unwrap();
-        std::fs::write(dir.join("queries.jsonl"), queries).unwrap();
-        for split in ["train", "test"] {
-            std::fs::write(dir.join(format!("qrels/{split}.tsv")), &qrels).unwrap();
-        }
-    };
-    let train_dir = root.join("train");
-    let held = root.join("heldout");
-    write(&train_dir, train_topics);
-    write(&held, heldout);
-    let data = root.join("data.toml");
-    std::fs::write(
-        &data,
-        "kind = \"multilevel\"\ngroup_size = 4\nseed = 1\n[[sources]]\ncorpus = \"train/corpus.jsonl\"\n\
-         queries = \"train/queries.jsonl\"\nqrels = \"train/qrels/train.tsv\"\n",
-    )
-    .unwrap();
-    (data, held)
-}
 
 fn config(root: &Path, data: &Path, out: &str) -> TrainConfig {
     let mut c = TrainConfig::new(tiny_model(), data, root.join(out));
@@ -97,57 +30,11 @@ fn config(root: &Path, data: &Path, out: &str) -> TrainConfig {
     c
 }
 
-fn ndcg(model: &BiEncoder<NdArray>, collection: &Path) -> f64 {
-    let settings = EvalSettings {
-        progress: false,
-        k: 20,
-        ..Default::default()
-    };
-    evaluate_dataset(model, "m", None, collection, &settings, &Default::default())
-        .unwrap()
-        .summary
-        .ndcg_10
-}
-
-#[test]
-fn loss_falls_and_heldout_ndcg_rises() {
-    let dir = tempfile::tempdir().unwrap();
-    let (data, held) = make_data(dir.path(), 0..32, 32..48);
-    let mut c = config(dir.path(), &data, "ws2");
-    c.epochs = 6;
-    let before = ndcg(
-        &BiEncoder::load(&tiny_model(), &Default::default()).unwrap(),
-        &held,
-    );
-    let out = train::<B>(&c, &[Default::default()], &RunControl::default()).unwrap();
-    assert_eq!(out.steps, 24);
-    let first: f64 = out.losses[..4].iter().sum::<f64>() / 4.0;
-    let last: f64 = out.losses[out.losses.len() - 4..].iter().sum::<f64>() / 4.0;
-    assert!(
-        last < 0.8 * first,
-        "loss {first} -> {last}: {:?}",
-        out.losses
-    );
-    let trained =
-        BiEncoder::<NdArray>::load(out.model_dir.as_ref().unwrap(), &Default::default()).unwrap();
-    let after = ndcg(&trained, &held);
-    assert!(
-        after > before + 0.02,
-        "held-out nDCG@10 {before} -> {after}"
-    );
-    // Logs: one JSON line per step with the schedule's learning rate.
-    let log = std::fs::read_to_string(c.output_dir.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 24);
-    assert_eq!(lines[0]["lr"], 0.0, "linear warm-up starts at 0");
-    assert!(
-        (lines[3]["lr"].as_f64().unwrap() - 2e-3).abs() < 1e-12,
-        "peak after ceil(0.1·24) = 3 warm-up steps"
-    );
-    assert!(lines[23]["lr"].as_f64().unwrap() < 2e-4);
+/// Trains with `c` on one CPU device, without hooks, parts loaded from the config.
+fn train(c: &TrainConfig, control: &RunControl) -> Result<TrainOutcome, TrainError> {
+    let devices = [Default::default()];
+    let parts = TrainParts::<B>::load(c, &devices)?;
+    rankwise_train::train(c, parts, &devices, control, &mut ())
 }
 
 fn resume() -> RunControl {
@@ -164,14 +51,13 @@ fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     let mut full = config(dir.path(), &data, "full");
     full.epochs = 2;
     full.checkpoint_every = 2;
-    let a = train::<B>(&full, &[Default::default()], &RunControl::default()).unwrap();
+    let a = train(&full, &RunControl::default()).unwrap();
     assert_eq!(a.losses.len(), 8);
 
     let mut cut = full.clone();
     cut.output_dir = dir.path().join("cut");
-    let stopped = train::<B>(
+    let stopped = train(
         &cut,
-        &[Default::default()],
         &RunControl {
             stop_after: Some(5),
             ..Default::default()
@@ -183,13 +69,13 @@ fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     // Step 5 finished but was not checkpointed (every 2): resume redoes it from step 4.
     let latest = std::fs::read_to_string(cut.output_dir.join("checkpoints/latest")).unwrap();
     assert_eq!(latest, "step-00000004");
-    let b = train::<B>(&cut, &[Default::default()], &resume()).unwrap();
+    let b = train(&cut, &resume()).unwrap();
     assert_eq!(b.losses, a.losses, "identical loss sequence after resume");
     assert_eq!((b.resumed_from, b.steps_run()), (Some(4), 4));
     // The finished run is not replaced without being asked, nor resumed with other settings.
     let model_file = cut.output_dir.join("model/model.safetensors");
     let written = std::fs::metadata(&model_file).unwrap().modified().unwrap();
-    let e = train::<B>(&cut, &[Default::default()], &RunControl::default()).unwrap_err();
+    let e = train(&cut, &RunControl::default()).unwrap_err();
     assert!(
         matches!(e, TrainError::Output { .. }) && e.to_string().contains("--resume"),
         "{e}"
@@ -197,9 +83,7 @@ fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     let mut other = cut.clone();
     other.optimizer.lr *= 2.0;
     other.checkpoint_every = 3;
-    let e = train::<B>(&other, &[Default::default()], &resume())
-        .unwrap_err()
-        .to_string();
+    let e = train(&other, &resume()).unwrap_err().to_string();
     assert!(
         e.contains("optimizer.lr: ") && !e.contains("checkpoint_every"),
         "{e}"
@@ -211,9 +95,7 @@ fn kill_and_resume_gives_identical_losses_and_export_reloads() {
     // Nothing to resume is said, not silently started afresh.
     let mut fresh = cut.clone();
     fresh.output_dir = dir.path().join("fresh");
-    let e = train::<B>(&fresh, &[Default::default()], &resume())
-        .unwrap_err()
-        .to_string();
+    let e = train(&fresh, &resume()).unwrap_err().to_string();
     assert!(e.contains("nothing to resume"), "{e}");
     assert!(!fresh.output_dir.exists());
     let log = std::fs::read_to_string(cut.output_dir.join("metrics.jsonl")).unwrap();
@@ -280,7 +162,8 @@ fn gradcache_over_two_devices_equals_one_pass() {
                 ..Default::default()
             },
             1.0,
-        );
+        )
+        .unwrap();
         let model = encoder.model.clone();
         let one = batch_gradients(
             std::slice::from_ref(&model),
@@ -391,9 +274,7 @@ fn half_precision_on_the_cpu_backend_is_refused_before_training() {
     for precision in [Precision::F16, Precision::Bf16] {
         let mut c = config(dir.path(), &data, "half");
         c.precision = precision;
-        let e = train::<B>(&c, &[Default::default()], &RunControl::default())
-            .unwrap_err()
-            .to_string();
+        let e = train(&c, &RunControl::default()).unwrap_err().to_string();
         assert!(
             e.contains("`precision`") && e.contains("not supported") && e.contains("f32"),
             "{e}"
@@ -413,7 +294,7 @@ fn diverging_run_stops_with_a_clear_error_and_keeps_the_checkpoint() {
     c.optimizer.max_grad_norm = 0.0;
     c.checkpoint_every = 1;
     c.loss.kind = LossKind::Listnet;
-    let err = train::<B>(&c, &[Default::default()], &RunControl::default()).unwrap_err();
+    let err = train(&c, &RunControl::default()).unwrap_err();
     match &err {
         TrainError::NonFinite {
             step,

@@ -6,21 +6,20 @@
 //! without chunks, on one device in GradCache chunks, and on two devices.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::optim::AdamWConfig;
-use rankwise_data::{TrainBatcher, TrainItem};
+use rankwise_data::TrainItem;
 use rankwise_encoder::{BiEncoder, BiEncoderModel, EncoderOptions, Pooling};
-use rankwise_train::{LossKind, LossSettings, LrSchedule, Objective, StepSettings, WarmupShape};
+use rankwise_tests::tiny_model;
+use rankwise_train::{
+    LossKind, LossSettings, LrSchedule, Objective, StepSettings, TrainBatcher, WarmupShape,
+};
 use serde_json::Value;
 
 type B = Autodiff<NdArray>;
-
-fn tiny_model() -> PathBuf {
-    rankwise_assets::reference("encoder/tiny-bert").unwrap()
-}
 
 fn fixture() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trove_parity.json");
@@ -66,7 +65,7 @@ fn close(got: f64, want: f64, rel: f64, what: &str) {
     );
 }
 
-fn batches(run: &Value, batcher: &TrainBatcher) -> Vec<rankwise_data::TrainBatch> {
+fn batches(run: &Value, batcher: &TrainBatcher) -> Vec<rankwise_train::TrainBatch> {
     run["micro_batches"]
         .as_array()
         .unwrap()
@@ -151,7 +150,8 @@ fn check_run(run: &Value, recipe: &Value, devices: usize, chunk: usize) {
             in_batch: true,
         },
         1.0,
-    );
+    )
+    .unwrap();
     let devs = vec![device; devices];
     let accumulation = recipe["grad_accumulation"].as_u64().unwrap() as usize;
     let settings = StepSettings::<B> {

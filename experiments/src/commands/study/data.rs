@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rankwise_data::{
-    BinaryConfig, DatasetConfig, MultiLevelConfig, PassageSelection, QrelRow, SourceConfig,
-    collection_file, qrels_file, ranked_contexts, read_corpus, read_qrels, read_queries,
-    write_qrels,
+    BinaryConfig, DatasetConfig, MultiLevelConfig, PassageSelection, SourceConfig, ranked_contexts,
 };
 use rankwise_eval::{Bm25Params, EvalSettings, evaluate_bm25};
+use rankwise_files::{
+    QrelRow, collection_file, qrels_file, read_corpus, read_qrels, read_queries, write_qrels,
+};
 use serde::{Deserialize, Serialize};
 
 use super::StudySettings;
@@ -168,7 +169,7 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
             .with_context(|| format!("dev passage `{d}` is not in the corpus"))?;
         text.push_str(&jsonl_line(d, body));
     }
-    rankwise_data::write_atomic(&dev_dir.join("corpus.jsonl"), text.as_bytes())?;
+    rankwise_files::write_atomic(&dev_dir.join("corpus.jsonl"), text.as_bytes())?;
     let mut text = String::new();
     for q in &dev {
         let body = queries
@@ -176,7 +177,7 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
             .with_context(|| format!("dev query `{q}` has no text"))?;
         text.push_str(&jsonl_line(q, body));
     }
-    rankwise_data::write_atomic(&dev_dir.join("queries.jsonl"), text.as_bytes())?;
+    rankwise_files::write_atomic(&dev_dir.join("queries.jsonl"), text.as_bytes())?;
     write_qrels(&dev_dir.join("qrels/test.tsv"), &dev_rows)?;
 
     // The synthetic set, restricted to the training queries.
@@ -207,7 +208,7 @@ pub fn prepare(settings: &StudySettings, out: &Path, progress: bool) -> anyhow::
         dev_collection: dev_dir,
         seconds: start.elapsed().as_secs_f64(),
     };
-    rankwise_data::write_atomic(&done, serde_json::to_string_pretty(&prepared)?.as_bytes())?;
+    rankwise_files::write_atomic(&done, serde_json::to_string_pretty(&prepared)?.as_bytes())?;
     Ok(prepared)
 }
 

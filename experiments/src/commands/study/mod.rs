@@ -425,7 +425,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
-    rankwise_data::write_atomic(path, &bytes)?;
+    rankwise_files::write_atomic(path, &bytes)?;
     Ok(())
 }
 

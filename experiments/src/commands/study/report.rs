@@ -328,7 +328,7 @@ pub fn write(
             "collections": collections,
         }),
     )?;
-    rankwise_data::write_atomic(&out.join("study.md"), md.as_bytes())?;
+    rankwise_files::write_atomic(&out.join("study.md"), md.as_bytes())?;
     println!("{md}");
     Ok(())
 }

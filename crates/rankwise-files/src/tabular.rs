@@ -12,8 +12,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::error::DataError;
-use crate::read::{Collection, QrelRow, passage_text};
+use crate::collection::Collection;
+use crate::error::FileError;
+use crate::record::{QrelRow, check_id, passage_text};
 
 /// A file format polars reads for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +33,8 @@ impl Table {
     }
 }
 
-fn frame(path: &Path, table: Table) -> Result<DataFrame, DataError> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+fn frame(path: &Path, table: Table) -> Result<DataFrame, FileError> {
+    let file = File::open(path).map_err(|e| FileError::io(path, e))?;
     let result = match table {
         Table::Parquet => ParquetReader::new(file).finish(),
         Table::Csv => CsvReadOptions::default()
@@ -42,7 +43,7 @@ fn frame(path: &Path, table: Table) -> Result<DataFrame, DataError> {
             .into_reader_with_file_handle(file)
             .finish(),
     };
-    result.map_err(|e| DataError::parse(path, 0, "file", e.to_string()))
+    result.map_err(|e| FileError::parse(path, 0, "file", e.to_string()))
 }
 
 /// The first of `names` that the frame has, or an error listing the columns it does have.
@@ -51,7 +52,7 @@ fn column<'a>(
     df: &'a DataFrame,
     names: &[&str],
     required: bool,
-) -> Result<Option<&'a Column>, DataError> {
+) -> Result<Option<&'a Column>, FileError> {
     for name in names {
         if let Ok(c) = df.column(name) {
             return Ok(Some(c));
@@ -65,7 +66,7 @@ fn column<'a>(
         .iter()
         .map(|n| n.to_string())
         .collect();
-    Err(DataError::parse(
+    Err(FileError::parse(
         path,
         0,
         names[0],
@@ -74,7 +75,7 @@ fn column<'a>(
 }
 
 /// An id or text column as strings; integer ids are written in decimal.
-fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, DataError> {
+fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, FileError> {
     let dtype = c.dtype();
     if dtype.is_string() {
         return Ok(c.clone());
@@ -82,14 +83,14 @@ fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, DataError> {
     if id && dtype.is_integer() {
         return c
             .cast(&DataType::String)
-            .map_err(|e| DataError::parse(path, 0, c.name().as_str(), e.to_string()));
+            .map_err(|e| FileError::parse(path, 0, c.name().as_str(), e.to_string()));
     }
     let expected = if id {
         "a string or integer id"
     } else {
         "a string"
     };
-    Err(DataError::parse(
+    Err(FileError::parse(
         path,
         0,
         c.name().as_str(),
@@ -98,16 +99,16 @@ fn as_strings(path: &Path, c: &Column, id: bool) -> Result<Column, DataError> {
 }
 
 /// A required id cell: not null, not empty.
-fn id_value(path: &Path, line: usize, field: &str, v: Option<&str>) -> Result<String, DataError> {
+fn id_value(path: &Path, line: usize, field: &str, v: Option<&str>) -> Result<String, FileError> {
     match v {
-        Some(v) => crate::read::check_id(path, line, field, v).map(|()| v.to_string()),
-        None => Err(DataError::parse(path, line, field, "missing (null)")),
+        Some(v) => check_id(path, line, field, v).map(|()| v.to_string()),
+        None => Err(FileError::parse(path, line, field, "missing (null)")),
     }
 }
 
-fn strings<'a>(path: &Path, c: &'a Column) -> Result<&'a StringChunked, DataError> {
+fn strings<'a>(path: &Path, c: &'a Column) -> Result<&'a StringChunked, FileError> {
     c.str()
-        .map_err(|e| DataError::parse(path, 0, c.name().as_str(), e.to_string()))
+        .map_err(|e| FileError::parse(path, 0, c.name().as_str(), e.to_string()))
 }
 
 /// Reads a corpus (`with_title`) or query set from a parquet or CSV file.
@@ -115,7 +116,7 @@ pub(crate) fn read_collection(
     path: &Path,
     table: Table,
     with_title: bool,
-) -> Result<Collection, DataError> {
+) -> Result<Collection, FileError> {
     let df = frame(path, table)?;
     let ids = as_strings(path, column(path, &df, &["_id"], true)?.unwrap(), true)?;
     let texts = as_strings(path, column(path, &df, &["text"], true)?.unwrap(), false)?;
@@ -131,7 +132,7 @@ pub(crate) fn read_collection(
     for (i, (id, text)) in ids.iter().zip(texts.iter()).enumerate() {
         let line = table.record(i);
         let id = id_value(path, line, "_id", id)?;
-        let text = text.ok_or_else(|| DataError::parse(path, line, "text", "missing (null)"))?;
+        let text = text.ok_or_else(|| FileError::parse(path, line, "text", "missing (null)"))?;
         let title = title_iter.as_mut().and_then(|t| t.next().flatten());
         c.push(line, &id, &passage_text(title.unwrap_or(""), text))?;
     }
@@ -139,7 +140,7 @@ pub(crate) fn read_collection(
 }
 
 /// Reads qrels from a parquet or CSV file, in file order.
-pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, DataError> {
+pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, FileError> {
     let df = frame(path, table)?;
     let q = column(path, &df, &["query-id", "query_id"], true)?.unwrap();
     let d = column(path, &df, &["corpus-id", "corpus_id"], true)?.unwrap();
@@ -151,7 +152,7 @@ pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, Data
             out.push(match v {
                 None => None,
                 Some(v) => Some(v.trim().parse::<f64>().map_err(|_| {
-                    DataError::parse(
+                    FileError::parse(
                         path,
                         table.record(i),
                         "score",
@@ -164,13 +165,13 @@ pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, Data
     } else if s.dtype().is_primitive_numeric() {
         let f = s
             .cast(&DataType::Float64)
-            .map_err(|e| DataError::parse(path, 0, "score", e.to_string()))?;
+            .map_err(|e| FileError::parse(path, 0, "score", e.to_string()))?;
         let f = f
             .f64()
-            .map_err(|e| DataError::parse(path, 0, "score", e.to_string()))?;
+            .map_err(|e| FileError::parse(path, 0, "score", e.to_string()))?;
         f.iter().collect()
     } else {
-        return Err(DataError::parse(
+        return Err(FileError::parse(
             path,
             0,
             "score",
@@ -184,9 +185,9 @@ pub(crate) fn read_qrels(path: &Path, table: Table) -> Result<Vec<QrelRow>, Data
         .zip(scores);
     for (i, ((q, d), score)) in columns.enumerate() {
         let line = table.record(i);
-        let score = score.ok_or_else(|| DataError::parse(path, line, "score", "missing (null)"))?;
+        let score = score.ok_or_else(|| FileError::parse(path, line, "score", "missing (null)"))?;
         if !score.is_finite() {
-            return Err(DataError::parse(path, line, "score", "not finite"));
+            return Err(FileError::parse(path, line, "score", "not finite"));
         }
         rows.push(QrelRow {
             query_id: id_value(path, line, "query-id", q)?,

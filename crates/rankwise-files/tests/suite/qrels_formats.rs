@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rankwise_data::read::read_qrels;
+use rankwise_files::read_qrels;
 
 fn rows(path: &Path) -> Vec<(String, String, f64)> {
     read_qrels(path)

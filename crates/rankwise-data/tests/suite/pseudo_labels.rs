@@ -1,14 +1,9 @@
 //! Pseudo-labelling by rank bands, and the batcher's tensors.
 
-use crate::common;
-
 use std::collections::HashMap;
 
-use rankwise_data::{
-    Collection, GroupedDataset, MultiLevelConfig, MultiLevelDataset, PassageSelection,
-    PseudoLabelConfig, QrelRow, RandomBand, RankBand, TrainBatcher, pseudo_label, ranked_contexts,
-};
-use rankwise_encoder::TextTokenizer;
+use rankwise_data::{PseudoLabelConfig, RandomBand, RankBand, pseudo_label, ranked_contexts};
+use rankwise_files::{Collection, QrelRow};
 
 #[test]
 fn rank_bands_positives_and_random() {
@@ -155,50 +150,4 @@ fn ranked_contexts_skip_positives_and_keep_rank_as_score() {
         .map(|(d, r)| ("q".to_string(), d.to_string(), r))
         .collect();
     assert_eq!(rows, expected);
-}
-
-#[test]
-fn batcher_shapes_and_labels() {
-    let dir = common::folder();
-    let s = common::source(
-        dir.path(),
-        "a",
-        &[
-            ("q0", "d0", 3.0),
-            ("q0", "d1", 2.0),
-            ("q1", "d2", 1.0),
-            ("q1", "d3", 0.0),
-        ],
-    );
-    let d = MultiLevelDataset::load(MultiLevelConfig {
-        sources: vec![s],
-        group_size: 2,
-        passage_selection_strategy: PassageSelection::MostRelevant,
-        seed: 0,
-    })
-    .unwrap();
-    let tokenizer_file = rankwise_assets::model("all-MiniLM-L6-v2")
-        .unwrap()
-        .join("tokenizer.json");
-    let batcher = TrainBatcher {
-        query: TextTokenizer::load(&tokenizer_file, 16).unwrap(),
-        passage: TextTokenizer::load(&tokenizer_file, 32).unwrap(),
-        query_prefix: "query: ".into(),
-        passage_prefix: String::new(),
-    };
-    let items = vec![d.item(0, 0), d.item(1, 0)];
-    let batch = batcher.tokenize(&items).unwrap();
-    assert_eq!(batch.len(), 2);
-    assert_eq!(batch.queries.batch, 2);
-    assert_eq!(batch.passages.batch, 4);
-    assert_eq!(batch.labels, vec![3, 2, 1, 0]);
-    // "[CLS] query : query 0 [SEP]" = 6 tokens; the prefix is tokenised.
-    assert_eq!(batch.queries.lengths, vec![6, 6]);
-    type B = burn::backend::NdArray;
-    let labels = batch.labels_tensor::<B>(&Default::default());
-    assert_eq!(labels.dims(), [2, 2]);
-    assert_eq!(
-        batch.tokens(),
-        12 + batch.passages.lengths.iter().sum::<usize>()
-    );
 }

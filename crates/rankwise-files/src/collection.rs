@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
-use crate::error::DataError;
+use crate::error::FileError;
 
 /// Strings stored back to back, with the end of each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Collection {
     pub fn from_pairs<I: AsRef<str>, T: AsRef<str>>(
         name: &str,
         pairs: impl IntoIterator<Item = (I, T)>,
-    ) -> Result<Self, DataError> {
+    ) -> Result<Self, FileError> {
         let mut c = Collection {
             path: PathBuf::from(name),
             ..Default::default()
@@ -125,7 +125,7 @@ impl Collection {
     }
 
     /// Adds a record; a repeated id is an error naming `line` and the first record.
-    pub(crate) fn push(&mut self, line: usize, id: &str, text: &str) -> Result<(), DataError> {
+    pub(crate) fn push(&mut self, line: usize, id: &str, text: &str) -> Result<(), FileError> {
         let hash = self.hasher.hash_one(id);
         self.check_new(line, hash, id)?;
         if self.segments.is_empty() {
@@ -143,7 +143,7 @@ impl Collection {
 
     /// Appends parsed records in order as one segment (no copy), stopping at the first repeated
     /// id (the collection is then only fit to be dropped).
-    pub(crate) fn append(&mut self, mut records: Records) -> Result<(), DataError> {
+    pub(crate) fn append(&mut self, mut records: Records) -> Result<(), FileError> {
         if records.ids.len() == 0 {
             return Ok(());
         }
@@ -166,7 +166,7 @@ impl Collection {
     }
 
     /// Fails if `id` is already indexed.
-    fn check_new(&self, line: usize, hash: u64, id: &str) -> Result<(), DataError> {
+    fn check_new(&self, line: usize, hash: u64, id: &str) -> Result<(), FileError> {
         match self.index.find(hash, |&(_, i)| self.id(i) == id) {
             Some(&(_, first)) => Err(duplicate(&self.path, line, id, first)),
             None => Ok(()),
@@ -231,8 +231,8 @@ impl Collection {
     }
 }
 
-fn duplicate(path: &Path, line: usize, id: &str, first: usize) -> DataError {
-    DataError::parse(
+fn duplicate(path: &Path, line: usize, id: &str, first: usize) -> FileError {
+    FileError::parse(
         path,
         line,
         "_id",

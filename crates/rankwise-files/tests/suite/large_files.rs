@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rankwise_data::read_corpus;
+use rankwise_files::read_corpus;
 
 /// Line `i` (0-based) of a corpus of `n` records; some titles empty, some texts with escapes,
 /// integer ids every 7th record.

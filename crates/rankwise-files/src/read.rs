@@ -18,26 +18,26 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::Value;
 
-pub use crate::collection::Collection;
-use crate::collection::Records;
-use crate::error::DataError;
+use crate::collection::{Collection, Records};
+use crate::error::FileError;
+use crate::record::{BOM, QrelRow, check_id, id_flaw, push_passage_text};
 
 /// Opens a file for buffered reading, decompressing it when the name ends in `.gz`.
-pub fn open(path: &Path) -> Result<Box<dyn BufRead>, DataError> {
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, FileError> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, open_raw(path)?)))
 }
 
 /// The file `stem` of a BEIR folder in whichever layout is present: `stem.jsonl`,
 /// `stem.jsonl.gz`, `stem.parquet` or `stem.csv`. When none exists, `stem.jsonl` (so the error
 /// names it); when several exist, an error naming them (which one is meant is not guessed).
-pub fn collection_file(folder: &Path, stem: &str) -> Result<PathBuf, DataError> {
+pub fn collection_file(folder: &Path, stem: &str) -> Result<PathBuf, FileError> {
     the_existing(folder, stem, &["jsonl", "jsonl.gz", "parquet", "csv"])
 }
 
 /// The qrels of `split` in a BEIR folder (`qrels/<split>.tsv`, `.tsv.gz`, `.jsonl`, `.jsonl.gz`,
 /// `.parquet` or `.csv`, whichever is present). When none exists, `qrels/<split>.tsv`; when
 /// several exist, an error naming them.
-pub fn qrels_file(folder: &Path, split: &str) -> Result<PathBuf, DataError> {
+pub fn qrels_file(folder: &Path, split: &str) -> Result<PathBuf, FileError> {
     the_existing(
         &folder.join("qrels"),
         split,
@@ -45,7 +45,7 @@ pub fn qrels_file(folder: &Path, split: &str) -> Result<PathBuf, DataError> {
     )
 }
 
-fn the_existing(folder: &Path, stem: &str, extensions: &[&str]) -> Result<PathBuf, DataError> {
+fn the_existing(folder: &Path, stem: &str, extensions: &[&str]) -> Result<PathBuf, FileError> {
     let mut present: Vec<PathBuf> = extensions
         .iter()
         .map(|e| folder.join(format!("{stem}.{e}")))
@@ -54,7 +54,7 @@ fn the_existing(folder: &Path, stem: &str, extensions: &[&str]) -> Result<PathBu
     match present.len() {
         0 => Ok(folder.join(format!("{stem}.{}", extensions[0]))),
         1 => Ok(present.remove(0)),
-        _ => Err(DataError::Ambiguous {
+        _ => Err(FileError::Ambiguous {
             folder: folder.to_path_buf(),
             files: present
                 .iter()
@@ -64,9 +64,6 @@ fn the_existing(folder: &Path, stem: &str, extensions: &[&str]) -> Result<PathBu
         }),
     }
 }
-
-/// The UTF-8 byte-order mark, which some editors put at the start of a text file.
-pub const BOM: &str = "\u{feff}";
 
 /// `text` without a leading UTF-8 byte-order mark.
 pub fn strip_bom(text: &str) -> &str {
@@ -80,32 +77,6 @@ pub fn remove_bom(text: &mut String) {
     }
 }
 
-/// Why `id` cannot be an id, if it cannot: whitespace or control characters would split or
-/// inject rows in the TSV and TREC files written from it.
-pub fn id_flaw(id: &str) -> Option<String> {
-    let c = id.chars().find(|c| c.is_whitespace() || c.is_control())?;
-    Some(format!(
-        "id {id:?} holds {}; ids may not contain whitespace or control characters",
-        match c {
-            ' ' => "a space".to_string(),
-            '\t' => "a tab".to_string(),
-            '\n' | '\r' => "a line break".to_string(),
-            c => format!("the character U+{:04X}", c as u32),
-        }
-    ))
-}
-
-/// `id` when it is non-empty and has no [`id_flaw`]; else an error naming file, line and field.
-pub(crate) fn check_id(path: &Path, line: usize, field: &str, id: &str) -> Result<(), DataError> {
-    if id.is_empty() {
-        return Err(DataError::parse(path, line, field, "empty id"));
-    }
-    match id_flaw(id) {
-        Some(flaw) => Err(DataError::parse(path, line, field, flaw)),
-        None => Ok(()),
-    }
-}
-
 /// Bytes read per block by [`for_each_block`].
 const BLOCK: usize = 4 << 20;
 
@@ -116,8 +87,8 @@ const BLOCK: usize = 4 << 20;
 /// A second thread reads (and decompresses) the next blocks while `f` works on this one.
 fn for_each_block(
     path: &Path,
-    mut f: impl FnMut(usize, &str) -> Result<usize, DataError>,
-) -> Result<(), DataError> {
+    mut f: impl FnMut(usize, &str) -> Result<usize, FileError>,
+) -> Result<(), FileError> {
     let reader = open_raw(path)?;
     std::thread::scope(|scope| {
         // Two blocks in flight: the one `f` works on and the one being read.
@@ -129,12 +100,12 @@ fn for_each_block(
             let mut text = match block {
                 Block::Text(text) => text,
                 Block::Failed(e) => {
-                    return Err(DataError::parse(path, first_line, "line", e.to_string()));
+                    return Err(FileError::parse(path, first_line, "line", e.to_string()));
                 }
                 Block::BadUtf8(bytes, valid_up_to) => {
                     let line =
                         first_line + bytes[..valid_up_to].iter().filter(|&&b| b == b'\n').count();
-                    return Err(DataError::parse(
+                    return Err(FileError::parse(
                         path,
                         line,
                         "line",
@@ -160,8 +131,8 @@ enum Block {
 }
 
 /// The file's bytes, decompressed when it ends in `.gz`, for a reader thread.
-fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>, FileError> {
+    let file = File::open(path).map_err(|e| FileError::io(path, e))?;
     Ok(if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
@@ -236,8 +207,8 @@ fn block_lines(first: usize, block: &str) -> (Vec<(usize, &str)>, usize) {
 /// Calls `f(line_number, line)` for every non-blank line (1-based numbers), in file order.
 fn for_each_line(
     path: &Path,
-    mut f: impl FnMut(usize, &str) -> Result<(), DataError>,
-) -> Result<(), DataError> {
+    mut f: impl FnMut(usize, &str) -> Result<(), FileError>,
+) -> Result<(), FileError> {
     for_each_block(path, |first, block| {
         let (lines, count) = block_lines(first, block);
         for (line, text) in lines {
@@ -247,7 +218,7 @@ fn for_each_line(
     })
 }
 
-fn id_field(path: &Path, line: usize, obj: &Value, field: &str) -> Result<String, DataError> {
+fn id_field(path: &Path, line: usize, obj: &Value, field: &str) -> Result<String, FileError> {
     id_value(path, line, field, obj.get(field))
 }
 
@@ -258,17 +229,17 @@ fn id_value(
     line: usize,
     field: &str,
     value: Option<&Value>,
-) -> Result<String, DataError> {
+) -> Result<String, FileError> {
     match value {
         Some(Value::String(s)) => check_id(path, line, field, s).map(|()| s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(other) => Err(DataError::parse(
+        Some(other) => Err(FileError::parse(
             path,
             line,
             field,
             format!("expected a string or integer id, got {}", kind(other)),
         )),
-        None => Err(DataError::parse(path, line, field, "missing")),
+        None => Err(FileError::parse(path, line, field, "missing")),
     }
 }
 
@@ -278,12 +249,12 @@ fn text_field<'a>(
     obj: &'a Value,
     field: &str,
     required: bool,
-) -> Result<&'a str, DataError> {
+) -> Result<&'a str, FileError> {
     match obj.get(field) {
         Some(Value::String(s)) => Ok(s),
         Some(Value::Null) | None if !required => Ok(""),
-        None => Err(DataError::parse(path, line, field, "missing")),
-        Some(other) => Err(DataError::parse(
+        None => Err(FileError::parse(path, line, field, "missing")),
+        Some(other) => Err(FileError::parse(
             path,
             line,
             field,
@@ -303,11 +274,11 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn parse_object(path: &Path, line: usize, text: &str) -> Result<Value, DataError> {
+fn parse_object(path: &Path, line: usize, text: &str) -> Result<Value, FileError> {
     let value: Value = serde_json::from_str(text)
-        .map_err(|e| DataError::parse(path, line, "json", e.to_string()))?;
+        .map_err(|e| FileError::parse(path, line, "json", e.to_string()))?;
     if !value.is_object() {
-        return Err(DataError::parse(
+        return Err(FileError::parse(
             path,
             line,
             "json",
@@ -319,12 +290,12 @@ fn parse_object(path: &Path, line: usize, text: &str) -> Result<Value, DataError
 
 /// Reads a BEIR `corpus.jsonl`: passage text = `title + " " + text`, trimmed.
 /// `_id` and `text` are required; `title` is optional.
-pub fn read_corpus(path: &Path) -> Result<Collection, DataError> {
+pub fn read_corpus(path: &Path) -> Result<Collection, FileError> {
     read_collection(path, true)
 }
 
 /// Reads a BEIR `queries.jsonl` (`_id`, `text`).
-pub fn read_queries(path: &Path) -> Result<Collection, DataError> {
+pub fn read_queries(path: &Path) -> Result<Collection, FileError> {
     read_collection(path, false)
 }
 
@@ -341,9 +312,9 @@ fn table(path: &Path) -> Option<crate::tabular::Table> {
 
 /// Without polars, parquet and CSV files are an error rather than being read as JSONL/TSV.
 #[cfg(not(feature = "polars"))]
-fn reject_table(path: &Path) -> Result<(), DataError> {
+fn reject_table(path: &Path) -> Result<(), FileError> {
     match path.extension().and_then(|e| e.to_str()) {
-        Some(ext @ ("parquet" | "csv")) => Err(DataError::parse(
+        Some(ext @ ("parquet" | "csv")) => Err(FileError::parse(
             path,
             0,
             "file",
@@ -354,11 +325,11 @@ fn reject_table(path: &Path) -> Result<(), DataError> {
 }
 
 #[cfg(feature = "polars")]
-fn reject_table(_: &Path) -> Result<(), DataError> {
+fn reject_table(_: &Path) -> Result<(), FileError> {
     Ok(())
 }
 
-fn read_collection(path: &Path, with_title: bool) -> Result<Collection, DataError> {
+fn read_collection(path: &Path, with_title: bool) -> Result<Collection, FileError> {
     #[cfg(feature = "polars")]
     if let Some(t) = table(path) {
         return crate::tabular::read_collection(path, t, with_title);
@@ -394,7 +365,7 @@ fn parse_lines(
     path: &Path,
     lines: &[(usize, &str)],
     with_title: bool,
-) -> Vec<(Records, Option<DataError>)> {
+) -> Vec<(Records, Option<FileError>)> {
     let run = lines
         .len()
         .div_ceil(4 * rayon::current_num_threads())
@@ -418,7 +389,7 @@ fn parse_lines(
 
 /// Adds parsed runs to the collection in order; the first error (a parse error or a repeated
 /// id) ends it.
-fn adopt(c: &mut Collection, parsed: Vec<(Records, Option<DataError>)>) -> Result<(), DataError> {
+fn adopt(c: &mut Collection, parsed: Vec<(Records, Option<FileError>)>) -> Result<(), FileError> {
     for (records, error) in parsed {
         c.append(records)?;
         if let Some(e) = error {
@@ -448,33 +419,6 @@ enum RecordId<'a> {
     Int(i64),
 }
 
-/// A passage's text: `title + " " + text`, trimmed (just the text when the title is empty).
-#[cfg(any(feature = "polars", test))]
-pub(crate) fn passage_text(title: &str, body: &str) -> String {
-    let mut out = String::with_capacity(title.len() + 1 + body.len());
-    push_passage_text(&mut out, title, body);
-    out
-}
-
-/// Appends [`passage_text`] to `out` without an intermediate string; trimming is rare and done
-/// in place.
-pub(crate) fn push_passage_text(out: &mut String, title: &str, body: &str) {
-    if title.is_empty() {
-        out.push_str(body.trim());
-        return;
-    }
-    let base = out.len();
-    out.push_str(title);
-    out.push(' ');
-    out.push_str(body);
-    let end = base + out[base..].trim_end().len();
-    out.truncate(end);
-    let start = end - out[base..].trim_start().len();
-    if start > base {
-        out.drain(base..start);
-    }
-}
-
 /// Parses one line into `out` (id, and the text; with `with_title` the text is
 /// [`passage_text`]). Nothing is added when the line is an error.
 fn parse_record(
@@ -483,7 +427,7 @@ fn parse_record(
     text: &str,
     with_title: bool,
     out: &mut Records,
-) -> Result<(), DataError> {
+) -> Result<(), FileError> {
     if let Ok(r) = serde_json::from_str::<Record>(text) {
         let id_ok = match r.id {
             RecordId::Str(s) if !s.is_empty() && id_flaw(s).is_none() => {
@@ -522,19 +466,6 @@ fn parse_record(
     Ok(())
 }
 
-/// One judgement row of a qrels file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QrelRow {
-    /// Query id.
-    pub query_id: String,
-    /// Document id.
-    pub doc_id: String,
-    /// Raw score as written in the file.
-    pub score: f64,
-    /// 1-based line in the file (for error messages).
-    pub line: usize,
-}
-
 /// The column of each header name a qrels file may use (BEIR's and Trove's spellings).
 const HEADER_NAMES: [(&str, usize); 8] = [
     ("query-id", 0),
@@ -554,7 +485,7 @@ fn header_columns(
     path: &Path,
     line: usize,
     fields: &[&str],
-) -> Result<Option<[usize; 3]>, DataError> {
+) -> Result<Option<[usize; 3]>, FileError> {
     let known: Vec<Option<usize>> = fields
         .iter()
         .map(|f| HEADER_NAMES.iter().find(|(n, _)| n == f).map(|(_, c)| *c))
@@ -570,7 +501,7 @@ fn header_columns(
         }
     }
     if fields.len() != 3 || named != 3 || columns.contains(&usize::MAX) {
-        return Err(DataError::parse(
+        return Err(FileError::parse(
             path,
             line,
             "header",
@@ -590,17 +521,17 @@ fn push_json_qrels(
     line: usize,
     text: &str,
     rows: &mut Vec<QrelRow>,
-) -> Result<(), DataError> {
+) -> Result<(), FileError> {
     let obj = parse_object(path, line, text)?;
     let number = |v: Option<&Value>, field: &str| match v {
         Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(f64::NAN)),
-        Some(other) => Err(DataError::parse(
+        Some(other) => Err(FileError::parse(
             path,
             line,
             field,
             format!("expected a number, got {}", kind(other)),
         )),
-        None => Err(DataError::parse(path, line, field, "missing")),
+        None => Err(FileError::parse(path, line, field, "missing")),
     };
     // Trove spells the keys `qid`/`docid`, BEIR `query-id`/`corpus-id`.
     let trove = obj.get("qid").is_some();
@@ -623,7 +554,7 @@ fn push_json_qrels(
     }
     let query_id = id_field(path, line, &obj, q_key)?;
     let (Some(Value::Array(docs)), Some(Value::Array(scores))) = (docs, scores) else {
-        return Err(DataError::parse(
+        return Err(FileError::parse(
             path,
             line,
             if grouped[0] { "score" } else { "docid" },
@@ -631,7 +562,7 @@ fn push_json_qrels(
         ));
     };
     if docs.len() != scores.len() {
-        return Err(DataError::parse(
+        return Err(FileError::parse(
             path,
             line,
             "score",
@@ -653,7 +584,7 @@ fn push_json_qrels(
 /// with or without a header row of known names in any order, or TREC `qid iter docid score`),
 /// or JSONL (flat rows `query-id`, `corpus-id`, `score`, or Trove's grouped lines
 /// `{"qid": .., "docid": [..], "score": [..]}`).
-pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
+pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, FileError> {
     #[cfg(feature = "polars")]
     if let Some(t) = table(path) {
         return crate::tabular::read_qrels(path, t);
@@ -690,7 +621,7 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
                 } else {
                     "3 (query-id corpus-id score) or 4 (TREC)"
                 };
-                return Err(DataError::parse(
+                return Err(FileError::parse(
                     path,
                     line,
                     "line",
@@ -703,7 +634,7 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
         }
         let score: f64 = s
             .parse()
-            .map_err(|_| DataError::parse(path, line, "score", format!("not a number: {s:?}")))?;
+            .map_err(|_| FileError::parse(path, line, "score", format!("not a number: {s:?}")))?;
         rows.push(QrelRow {
             query_id: q.to_string(),
             doc_id: d.to_string(),
@@ -714,24 +645,8 @@ pub fn read_qrels(path: &Path) -> Result<Vec<QrelRow>, DataError> {
     })?;
     for r in &rows {
         if !r.score.is_finite() {
-            return Err(DataError::parse(path, r.line, "score", "not finite"));
+            return Err(FileError::parse(path, r.line, "score", "not finite"));
         }
     }
     Ok(rows)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::passage_text;
-
-    #[test]
-    fn passage_text_joins_and_trims_the_whole() {
-        assert_eq!(passage_text("Title", "body"), "Title body");
-        assert_eq!(passage_text("", "  body \n"), "body");
-        assert_eq!(passage_text("  T ", " body  "), "T   body");
-        assert_eq!(passage_text(" ", "\tbody"), "body");
-        assert_eq!(passage_text("Title", ""), "Title");
-        assert_eq!(passage_text("  ", " "), "");
-        assert_eq!(passage_text("é ", " ü"), "é   ü");
-    }
 }
