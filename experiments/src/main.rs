@@ -58,6 +58,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     rankwise_train::memory::keep_freed_memory();
     let cli = Cli::parse();
+    logging();
     commands::set_offline(cli.offline);
     let result = match cli.command {
         Command::Embed(args) => commands::embed::run(args),
@@ -82,4 +83,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr through `tracing`: `RUST_LOG` picks what is shown (default: `info`), colours
+/// only on a terminal. Progress bars stay with indicatif; results go to stdout and files.
+fn logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .init();
 }

@@ -105,3 +105,22 @@ pub fn ws2_cases(folder: &Path) -> Result<Vec<Ws2Case>, FixtureError> {
         })
         .collect()
 }
+
+/// The integers of a fixture value, in row order: a number, a list of numbers, or a list of rows
+/// (PyTorch's `tolist()` of a `[rows, len]` tensor); anything else adds nothing.
+pub fn ints(v: &serde_json::Value) -> Vec<i64> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    for x in v.as_array().map_or(std::slice::from_ref(v), Vec::as_slice) {
+        match x {
+            Value::Array(a) => out.extend(a.iter().filter_map(Value::as_i64)),
+            y => out.extend(y.as_i64()),
+        }
+    }
+    out
+}
+
+/// Rows of a fixture's `[rows, len]` list (1 for anything that is not a list of rows).
+pub fn rows(v: &serde_json::Value) -> usize {
+    v.as_array().map_or(1, Vec::len).max(1)
+}

@@ -5,9 +5,9 @@ use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, L
 use burn::tensor::{Bool, DType, Int, Tensor, backend::Backend};
 
 use crate::BertConfig;
-use crate::biencoder::Precision;
 use crate::dropout::{Dropout, Site};
 use crate::ops::{self, EncoderBackend};
+use crate::precision::Precision;
 
 /// Additive attention bias for padded keys: finite so that half precision stays finite.
 const MASKED: f32 = -1.0e4;

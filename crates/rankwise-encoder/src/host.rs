@@ -22,7 +22,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use crate::bert::Bert;
 use crate::biencoder::{BiEncoder, Side};
 use crate::error::EncoderError;
-use crate::kernels::{sgemm, simd};
+use crate::kernels::{Norm, sgemm, simd};
 use crate::pooling::Pooling;
 use crate::tokenize::TokenBatch;
 
@@ -92,13 +92,6 @@ impl Dense {
             (out, self.outputs as isize, 1),
         );
     }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Norm {
-    pub(crate) gamma: Vec<f32>,
-    pub(crate) beta: Vec<f32>,
-    pub(crate) eps: f32,
 }
 
 impl Norm {

@@ -1,7 +1,14 @@
 //! CPU kernels shared by the host inference path ([`crate::host`]) and the CPU training ops
 //! ([`crate::ops`]): a strided `sgemm` (the `gemm` crate) and vectorisable element-wise code.
 
-use crate::host::Norm;
+/// A LayerNorm's parameters on the host (`gamma`, `beta`, `eps`), as the fused epilogues read
+/// them.
+#[derive(Debug, Clone)]
+pub(crate) struct Norm {
+    pub(crate) gamma: Vec<f32>,
+    pub(crate) beta: Vec<f32>,
+    pub(crate) eps: f32,
+}
 
 /// `C = alpha·A·B` (C overwritten) for strided row/column layouts `(slice, row stride, col
 /// stride)`, on the calling thread.

@@ -18,11 +18,12 @@ pub mod inference;
 mod kernels;
 pub mod ops;
 pub mod pooling;
+pub mod precision;
 pub mod tokenize;
 pub mod weights;
 
 pub use bert::Bert;
-pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Precision, Side};
+pub use biencoder::{BiEncoder, BiEncoderModel, EncoderOptions, Side};
 pub use config::{BertConfig, SUPPORTED_MODEL_TYPES};
 pub use dropout::Dropout;
 pub use error::EncoderError;
@@ -30,6 +31,7 @@ pub use host::HostEncoder;
 pub use inference::Inference;
 pub use ops::EncoderBackend;
 pub use pooling::{Pooling, pool};
+pub use precision::Precision;
 pub use tokenize::{TextTokenizer, TokenBatch};
 
 /// `text` without a leading UTF-8 byte-order mark (some editors write one into JSON files).

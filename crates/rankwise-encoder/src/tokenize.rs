@@ -40,6 +40,32 @@ pub struct TokenBatch {
     pub lengths: Vec<usize>,
 }
 
+impl TokenBatch {
+    /// A batch of `rows` rows from padded row-major token ids, segment ids and attention mask
+    /// (a batch tokenised elsewhere, e.g. by Hugging Face `tokenizers` in Python); each row's
+    /// length is the sum of its mask, and the padded length need not be a multiple of
+    /// [`PAD_MULTIPLE`].
+    pub fn from_padded(
+        rows: usize,
+        input_ids: Vec<i64>,
+        token_type_ids: Vec<i64>,
+        attention_mask: Vec<i64>,
+    ) -> Self {
+        let len = input_ids.len() / rows.max(1);
+        Self {
+            batch: rows,
+            len,
+            lengths: attention_mask
+                .chunks(len.max(1))
+                .map(|r| r.iter().sum::<i64>() as usize)
+                .collect(),
+            input_ids,
+            token_type_ids,
+            attention_mask,
+        }
+    }
+}
+
 impl TextTokenizer {
     /// Loads `tokenizer.json`, truncating to `max_length` tokens (special tokens included).
     pub fn load(path: &Path, max_length: usize) -> Result<Self, EncoderError> {

@@ -12,10 +12,7 @@ use crate::trec::EvalError;
 const MAGIC: &[u8; 8] = b"RWEMB001";
 
 fn io(path: &Path, source: std::io::Error) -> EvalError {
-    EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    rankwise_files::FileError::io(path, source).into()
 }
 
 /// Hashes files and labelled values into a cache key.

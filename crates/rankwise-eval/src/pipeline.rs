@@ -281,8 +281,8 @@ impl Loaded {
             )));
         }
         if unknown_query_ids > 0 || unknown_doc_judgements > 0 {
-            eprintln!(
-                "warning: {}: {unknown_query_ids} of {num_judged_queries} judged queries are not in \
+            tracing::warn!(
+                "{}: {unknown_query_ids} of {num_judged_queries} judged queries are not in \
                  {} (not evaluated); {unknown_doc_judgements} of {judgements} judgements name \
                  documents not in {} (counted as relevant and never retrieved)",
                 qrels_file.display(),

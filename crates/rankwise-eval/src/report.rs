@@ -103,10 +103,8 @@ fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
 pub fn write_outcome(outcome: &Outcome, summary_path: &Path) -> Result<Written, EvalError> {
     let w = Written::beside(summary_path);
     if let Some(dir) = summary_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| rankwise_files::FileError::io(dir, source))?;
     }
     write_plots(outcome, &w)?;
     write_atomic(&w.run, run_text(&outcome.run, "rankwise").as_bytes())?;

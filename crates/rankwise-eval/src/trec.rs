@@ -9,15 +9,8 @@ use crate::metrics::{Qrels, Run};
 /// A malformed or unreadable qrels/run file.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    /// The file could not be read.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A data file (qrels, corpus, queries) is malformed.
+    /// A file could not be read or written, or a data file (qrels, corpus, queries) is
+    /// malformed.
     #[error(transparent)]
     File(#[from] rankwise_files::FileError),
     /// The encoder failed.
@@ -59,10 +52,8 @@ fn parse_err(
 
 /// The file's text, without a leading byte-order mark.
 fn read(path: &Path) -> Result<String, EvalError> {
-    let mut text = std::fs::read_to_string(path).map_err(|source| EvalError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut text = std::fs::read_to_string(path)
+        .map_err(|source| rankwise_files::FileError::io(path, source))?;
     rankwise_files::remove_bom(&mut text);
     Ok(text)
 }

@@ -13,6 +13,7 @@ use anyhow::Context;
 use burn::module::Param;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData, activation};
+use rankwise_assets::fixtures::{ints, rows};
 use rankwise_encoder::{
     BiEncoder, EncoderBackend, EncoderOptions, Pooling, Precision, Side, TokenBatch, pool,
 };
@@ -38,34 +39,14 @@ fn floats(v: &Value) -> Vec<f64> {
     out
 }
 
-fn ints(v: &Value) -> Vec<i64> {
-    let mut out = Vec::new();
-    for x in v.as_array().into_iter().flatten() {
-        match x {
-            Value::Array(a) => out.extend(a.iter().filter_map(Value::as_i64)),
-            y => out.extend(y.as_i64()),
-        }
-    }
-    out
-}
-
 /// The fixture's own padded batch (`input_ids`, `attention_mask`, `token_type_ids`).
 fn fixture_batch(inputs: &Value) -> TokenBatch {
-    let ids = ints(&inputs["input_ids"]);
-    let rows = inputs["input_ids"].as_array().map_or(1, Vec::len).max(1);
-    let len = ids.len() / rows;
-    let mask = ints(&inputs["attention_mask"]);
-    TokenBatch {
-        batch: rows,
-        len,
-        lengths: mask
-            .chunks(len.max(1))
-            .map(|r| r.iter().sum::<i64>() as usize)
-            .collect(),
-        input_ids: ids,
-        token_type_ids: ints(&inputs["token_type_ids"]),
-        attention_mask: mask,
-    }
+    TokenBatch::from_padded(
+        rows(&inputs["input_ids"]),
+        ints(&inputs["input_ids"]),
+        ints(&inputs["token_type_ids"]),
+        ints(&inputs["attention_mask"]),
+    )
 }
 
 fn options(pooling: Pooling, normalize: bool, precision: Precision) -> EncoderOptions {

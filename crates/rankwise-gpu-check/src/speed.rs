@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::optim::Optimizer;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use rankwise_data::TrainItem;
@@ -17,7 +17,7 @@ use rankwise_train::TrainBatcher;
 use rankwise_train::TrainingBackend;
 use rankwise_train::clip::clip_grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
-use rankwise_train::{LossSettings, Objective};
+use rankwise_train::{LossSettings, Objective, OptimizerSettings};
 
 use crate::texts::Texts;
 use crate::{Inputs, Outcome, Timing};
@@ -148,10 +148,7 @@ pub fn train_step<B: TrainingBackend>(
         let encoder = BiEncoder::<B>::load_with(&dir, options, device)?;
         let batch = TrainBatcher::for_encoder(&encoder).tokenize(&items)?;
         let objective = Objective::new(&LossSettings::default(), 1.0).expect("valid settings");
-        let mut optim = AdamWConfig::new()
-            .with_epsilon(1e-8)
-            .with_weight_decay(0.0)
-            .init::<B, BiEncoderModel<B>>();
+        let mut optim = OptimizerSettings::default().adamw::<B, BiEncoderModel<B>>();
         let mut model = encoder.model.clone();
         let mut run_step = |step: usize| -> anyhow::Result<f64> {
             let dropout = StepDropout::new(0.1, 0.1, 0, step as u64, 0);

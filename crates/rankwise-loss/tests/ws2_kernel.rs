@@ -10,7 +10,7 @@ use burn::backend::wgpu::{CubeBackend, WgpuDevice, WgpuRuntime};
 use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use common::*;
-use rankwise_loss::{LossError, WassersteinLoss, WassersteinLossConfig, Ws2Backend};
+use rankwise_loss::{LossError, WassersteinLossConfig, Ws2Backend};
 
 /// The kernel without the fusion wrapper.
 type Direct = CubeBackend<WgpuRuntime, f32, i32, u32>;

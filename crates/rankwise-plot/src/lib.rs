@@ -1,14 +1,19 @@
-//! PNG line charts and histograms for training curves and score distributions, drawn on an
-//! RGB canvas with a built-in bitmap font (no system fonts, no native libraries).
-
-mod font;
+//! PNG charts of training curves, score distributions and study results, drawn with `plotters`
+//! (its bitmap backend) and a bundled font (DejaVu Sans, through the `dejavu` crate): no system
+//! fonts and no native libraries. Axes whose values are all whole numbers (steps, epochs) get
+//! whole-number ticks; long labels are kept inside the image.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
-/// A chart that could not be written.
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// A chart that could not be drawn or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    /// Writing the file failed.
+    /// Drawing or writing the file failed.
     #[error("{}: {detail}", path.display())]
     Write {
         /// The file.
@@ -30,149 +35,60 @@ pub const PALETTE: [[u8; 3]; 8] = [
     [240, 228, 66],
 ];
 
-struct Canvas {
-    w: usize,
-    h: usize,
-    px: Vec<u8>,
+/// Size of line charts and histograms.
+const SIZE: (u32, u32) = (900, 560);
+/// Bar charts are taller: their category names and legend sit under the axis.
+const BAR_SIZE: (u32, u32) = (900, 600);
+/// The font family every text is drawn in (registered once from the bundled bytes).
+const FONT: &str = "sans-serif";
+
+fn colour(i: usize) -> RGBColor {
+    let [r, g, b] = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
 }
 
-impl Canvas {
-    fn new(w: usize, h: usize) -> Self {
-        Self {
-            w,
-            h,
-            px: vec![255; w * h * 3],
-        }
-    }
-
-    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
-            let i = (y as usize * self.w + x as usize) * 3;
-            self.px[i..i + 3].copy_from_slice(&c);
-        }
-    }
-
-    fn rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
-        for y in y0.min(y1)..=y0.max(y1) {
-            for x in x0.min(x1)..=x0.max(x1) {
-                self.set(x, y, c);
-            }
-        }
-    }
-
-    fn line(&mut self, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 3]) {
-        let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-        for i in 0..=n {
-            let t = i as f64 / n as f64;
-            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-            self.rect(x as i64, y as i64, x as i64 + 1, y as i64 + 1, c);
-        }
-    }
-
-    /// Text at (x, y) top-left, scale 2 (10×14 px per glyph, 12 px advance).
-    fn text(&mut self, x: i64, y: i64, s: &str, c: [u8; 3]) {
-        for (k, ch) in s.chars().enumerate() {
-            let g = font::glyph(ch);
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..5 {
-                    if bits & (1 << (4 - col)) != 0 {
-                        let (px, py) = (x + k as i64 * 12 + col * 2, y + row as i64 * 2);
-                        self.rect(px, py, px + 1, py + 1, c);
-                    }
-                }
-            }
-        }
-    }
-
-    fn save(&self, path: &Path) -> Result<(), PlotError> {
-        let err = |e: &dyn std::fmt::Display| PlotError::Write {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        };
-        rankwise_files::write_atomic_with(path, |out| {
-            let mut enc = png::Encoder::new(out, self.w as u32, self.h as u32);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut writer = enc.write_header().map_err(std::io::Error::other)?;
-            writer
-                .write_image_data(&self.px)
-                .map_err(std::io::Error::other)?;
-            writer.finish().map_err(std::io::Error::other)
+/// Registers the bundled font under [`FONT`] (once per process).
+fn font() -> Result<(), String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the bundled font could not be read".to_string())
         })
-        .map_err(|e| err(&e))
-    }
+        .clone()
 }
 
-fn tick(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-2..1e4).contains(&a) {
-        format!("{v:.1e}")
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.3}")
+/// Draws on an RGB canvas of `size` with `draw`, then writes it as a PNG atomically.
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
+) -> Result<(), PlotError> {
+    let err = |detail: String| PlotError::Write {
+        path: path.to_path_buf(),
+        detail,
+    };
+    font().map_err(err)?;
+    let mut px = vec![255u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut px, size).into_drawing_area();
+        draw(&root).map_err(err)?;
+        root.present().map_err(|e| err(e.to_string()))?;
     }
+    rankwise_files::write_atomic_with(path, |out| {
+        let mut enc = png::Encoder::new(out, size.0, size.1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().map_err(std::io::Error::other)?;
+        writer
+            .write_image_data(&px)
+            .map_err(std::io::Error::other)?;
+        writer.finish().map_err(std::io::Error::other)
+    })
+    .map_err(|e| err(e.to_string()))
 }
 
-const W: usize = 900;
-const H: usize = 560;
-const LEFT: f64 = 110.0;
-const RIGHT: f64 = 880.0;
-const TOP: f64 = 60.0;
-const BOTTOM: f64 = 480.0;
-
-/// Title, y label, both axis lines and the five value ticks of `(y0, y1)` — what every chart
-/// shares.
-fn y_axis(c: &mut Canvas, title: &str, y_label: &str, (y0, y1): (f64, f64)) {
-    let grey = [90, 90, 90];
-    c.text(LEFT as i64, 16, title, [0, 0, 0]);
-    c.text(LEFT as i64, 38, y_label, [0, 0, 0]);
-    c.rect(LEFT as i64, TOP as i64, LEFT as i64, BOTTOM as i64, grey);
-    c.rect(
-        LEFT as i64,
-        BOTTOM as i64,
-        RIGHT as i64,
-        BOTTOM as i64,
-        grey,
-    );
-    for i in 0..=4 {
-        let t = i as f64 / 4.0;
-        let y = BOTTOM - t * (BOTTOM - TOP);
-        c.rect(LEFT as i64 - 6, y as i64, LEFT as i64, y as i64, grey);
-        c.text(4, y as i64 - 7, &tick(y0 + t * (y1 - y0)), grey);
-    }
-}
-
-fn frame(
-    c: &mut Canvas,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    (x0, x1): (f64, f64),
-    yr: (f64, f64),
-) {
-    let grey = [90, 90, 90];
-    y_axis(c, title, y_label, yr);
-    for i in 0..=4 {
-        let t = i as f64 / 4.0;
-        let x = LEFT + t * (RIGHT - LEFT);
-        c.rect(x as i64, BOTTOM as i64, x as i64, BOTTOM as i64 + 6, grey);
-        let label = tick(x0 + t * (x1 - x0));
-        c.text(
-            x as i64 - 6 * label.len() as i64,
-            BOTTOM as i64 + 12,
-            &label,
-            grey,
-        );
-    }
-    c.text(
-        ((LEFT + RIGHT) / 2.0) as i64 - 6 * x_label.len() as i64,
-        BOTTOM as i64 + 40,
-        x_label,
-        [0, 0, 0],
-    );
-}
-
+/// The finite range of `values`, widened when it is a single value (`(0, 1)` when empty).
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
@@ -188,13 +104,34 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
-fn legend(c: &mut Canvas, names: &[&str]) {
-    let mut x = RIGHT as i64 - 12 * names.iter().map(|n| n.len() + 4).sum::<usize>() as i64;
-    for (i, n) in names.iter().enumerate() {
-        c.rect(x, 40, x + 18, 52, PALETTE[i % PALETTE.len()]);
-        c.text(x + 24, 40, n, [0, 0, 0]);
-        x += 12 * (n.len() as i64 + 4);
+/// How many x ticks, and whether they are whole numbers: at most one per whole number when
+/// every value is one (so a run of 5 steps reads 1, 2, 3, 4, 5, never 1.5), else 8.
+fn x_ticks(xs: impl Iterator<Item = f64>, (lo, hi): (f64, f64)) -> (usize, bool) {
+    let mut xs = xs.filter(|x| x.is_finite()).peekable();
+    let whole = xs.peek().is_some() && xs.all(|x| x.fract() == 0.0);
+    if whole {
+        (((hi - lo).round() as usize + 1).clamp(2, 10), true)
+    } else {
+        (8, false)
     }
+}
+
+/// A tick value as text: whole numbers as such, others with three significant decimals, very
+/// large or small ones in scientific form.
+fn tick(v: f64, whole: bool) -> String {
+    let a = v.abs();
+    if whole || (100.0..1e5).contains(&a) {
+        format!("{v:.0}")
+    } else if a != 0.0 && !(1e-3..1e5).contains(&a) {
+        format!("{v:.1e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn text_style(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&BLACK)
 }
 
 /// A line chart of `(name, points)` series.
@@ -205,54 +142,66 @@ pub fn line_chart(
     y_label: &str,
     series: &[(&str, Vec<(f64, f64)>)],
 ) -> Result<(), PlotError> {
-    let mut c = Canvas::new(W, H);
-    let xr = range(series.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
-    let yr = range(series.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
-    frame(&mut c, title, x_label, y_label, xr, yr);
-    let map = |(x, y): (f64, f64)| {
-        (
-            LEFT + (x - xr.0) / (xr.1 - xr.0) * (RIGHT - LEFT),
-            BOTTOM - (y - yr.0) / (yr.1 - yr.0) * (BOTTOM - TOP),
-        )
-    };
-    for (i, (_, pts)) in series.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = pts
-            .iter()
-            .copied()
-            .filter(|p| p.0.is_finite() && p.1.is_finite())
-            .collect();
-        for w in pts.windows(2) {
-            c.line(map(w[0]), map(w[1]), colour);
+    let points = || series.iter().flat_map(|s| s.1.iter().copied());
+    let xr = range(points().map(|p| p.0));
+    let yr = range(points().map(|p| p.1));
+    let (x_count, whole) = x_ticks(points().map(|p| p.0), xr);
+    render(path, SIZE, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, text_style(22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_labels(x_count)
+            .y_labels(6)
+            .x_label_formatter(&|x| tick(*x, whole))
+            .y_label_formatter(&|y| tick(*y, false))
+            .label_style(text_style(15))
+            .axis_desc_style(text_style(16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let c = colour(i);
+            let pts: Vec<(f64, f64)> = pts
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
+            let drawn = if pts.len() == 1 {
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
+            } else {
+                chart.draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            };
+            drawn
+                .map_err(|x| e(&x))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
         }
-        if pts.len() == 1 {
-            let (x, y) = map(pts[0]);
-            c.rect(
-                x as i64 - 2,
-                y as i64 - 2,
-                x as i64 + 2,
-                y as i64 + 2,
-                colour,
-            );
-        }
-    }
-    legend(&mut c, &series.iter().map(|s| s.0).collect::<Vec<_>>());
-    c.save(path)
+        legend(&mut chart)
+    })
 }
 
-/// A legend in rows from `y` down, wrapped within the plot's width (many or long names).
-fn wrapped_legend(c: &mut Canvas, names: &[&str], y: i64) {
-    let (mut x, mut y) = (LEFT as i64, y);
-    for (i, n) in names.iter().enumerate() {
-        let width = 12 * (n.chars().count() as i64 + 4);
-        if x + width > RIGHT as i64 && x > LEFT as i64 {
-            x = LEFT as i64;
-            y += 20;
-        }
-        c.rect(x, y, x + 18, y + 12, PALETTE[i % PALETTE.len()]);
-        c.text(x + 24, y, n, [0, 0, 0]);
-        x += width;
-    }
+/// The series' legend, in the upper right corner on a white box.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(text_style(15))
+        .draw()
+        .map_err(|e| e.to_string())
 }
 
 /// Overlaid histograms (as outlined step curves, normalised to fractions) of `(name, values)`.
@@ -266,44 +215,63 @@ pub fn histogram(
     let bins = bins.max(1);
     let xr = range(groups.iter().flat_map(|g| g.1.iter().copied()));
     let width = (xr.1 - xr.0) / bins as f64;
-    let counts: Vec<Vec<f64>> = groups
+    let steps: Vec<Vec<(f64, f64)>> = groups
         .iter()
         .map(|(_, v)| {
             let mut h = vec![0.0; bins];
             for x in v.iter().filter(|x| x.is_finite()) {
-                let b = (((x - xr.0) / width) as usize).min(bins - 1);
-                h[b] += 1.0;
+                h[(((x - xr.0) / width) as usize).min(bins - 1)] += 1.0;
             }
             let n = v.len().max(1) as f64;
-            h.iter().map(|c| c / n).collect()
+            let mut pts = vec![(xr.0, 0.0)];
+            for (b, c) in h.iter().enumerate() {
+                let (a, z) = (xr.0 + b as f64 * width, xr.0 + (b + 1) as f64 * width);
+                pts.extend([(a, c / n), (z, c / n)]);
+            }
+            pts.push((xr.1, 0.0));
+            pts
         })
         .collect();
-    let ymax = counts
+    let ymax = steps
         .iter()
         .flatten()
-        .copied()
+        .map(|p| p.1)
         .fold(0.0, f64::max)
-        .max(1e-9);
-    let mut c = Canvas::new(W, H);
-    frame(&mut c, title, x_label, "fraction", xr, (0.0, ymax));
-    let sx = |x: f64| LEFT + (x - xr.0) / (xr.1 - xr.0) * (RIGHT - LEFT);
-    let sy = |y: f64| BOTTOM - y / ymax * (BOTTOM - TOP);
-    for (i, h) in counts.iter().enumerate() {
-        let colour = PALETTE[i % PALETTE.len()];
-        let mut prev = (sx(xr.0), sy(0.0));
-        for (b, &v) in h.iter().enumerate() {
-            let (a, z) = (
-                sx(xr.0 + b as f64 * width),
-                sx(xr.0 + (b + 1) as f64 * width),
-            );
-            c.line(prev, (a, sy(v)), colour);
-            c.line((a, sy(v)), (z, sy(v)), colour);
-            prev = (z, sy(v));
+        .max(1e-9)
+        * 1.08;
+    render(path, SIZE, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, text_style(22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(xr.0..xr.1, 0.0..ymax)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("fraction")
+            .x_labels(8)
+            .y_labels(6)
+            .x_label_formatter(&|x| tick(*x, false))
+            .y_label_formatter(&|y| tick(*y, false))
+            .label_style(text_style(15))
+            .axis_desc_style(text_style(16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (i, ((name, _), pts)) in groups.iter().zip(steps).enumerate() {
+            let c = colour(i);
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(|x| e(&x))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
         }
-        c.line(prev, (sx(xr.1), sy(0.0)), colour);
-    }
-    legend(&mut c, &groups.iter().map(|g| g.0).collect::<Vec<_>>());
-    c.save(path)
+        legend(&mut chart)
+    })
 }
 
 /// One bar of a [`bar_chart`]: a value and the half-width of its error bar (0: none).
@@ -315,9 +283,10 @@ pub struct Bar {
     pub error: f64,
 }
 
-/// Grouped bars: one group per category (labelled under the axis), one coloured bar per series
-/// in each group, with error bars. The value axis starts at `floor` (e.g. a little under the
-/// smallest bar, so that small differences are visible; the axis labels say where it starts).
+/// Grouped bars: one group per category (named under the axis, shortened with "…" when it
+/// would not fit its slot), one coloured bar per series in each group, with error bars. The
+/// value axis starts at `floor` (e.g. a little under the smallest bar, so that small differences
+/// are visible; the axis labels say where it starts).
 pub fn bar_chart(
     path: &Path,
     title: &str,
@@ -330,48 +299,115 @@ pub fn bar_chart(
         .iter()
         .flat_map(|s| s.1.iter().map(|b| b.value + b.error.max(0.0)));
     let (_, hi) = range(tops.chain(std::iter::once(floor + 1e-6)));
-    let yr = (floor, hi + (hi - floor) * 0.05);
-    let mut c = Canvas::new(W, H + 40);
-    y_axis(&mut c, title, y_label, yr);
-    let sy = |v: f64| BOTTOM - (v - yr.0) / (yr.1 - yr.0) * (BOTTOM - TOP);
-    let groups = categories.len().max(1) as f64;
-    let slot = (RIGHT - LEFT) / groups;
-    let width = slot * 0.8 / series.len().max(1) as f64;
-    for (g, name) in categories.iter().enumerate() {
-        let x0 = LEFT + g as f64 * slot + slot * 0.1;
-        for (s, (_, bars)) in series.iter().enumerate() {
-            let Some(bar) = bars.get(g) else { continue };
-            if !bar.value.is_finite() {
-                continue;
-            }
-            let colour = PALETTE[s % PALETTE.len()];
-            let (a, z) = (x0 + s as f64 * width, x0 + (s as f64 + 1.0) * width - 2.0);
-            let top = sy(bar.value.max(yr.0));
-            c.rect(a as i64, top as i64, z as i64, BOTTOM as i64 - 1, colour);
-            if bar.error > 0.0 {
-                let mid = (a + z) / 2.0;
-                let (lo, up) = (
-                    sy((bar.value - bar.error).max(yr.0)),
-                    sy(bar.value + bar.error),
-                );
-                c.line((mid, lo), (mid, up), [0, 0, 0]);
-                c.line((mid - 3.0, up), (mid + 3.0, up), [0, 0, 0]);
-                c.line((mid - 3.0, lo), (mid + 3.0, lo), [0, 0, 0]);
-            }
+    let yr = (floor, hi + (hi - floor) * 0.12);
+    let groups = categories.len().max(1);
+    let width = 0.8 / series.len().max(1) as f64;
+    render(path, BAR_SIZE, |root| {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, text_style(22))
+            .margin(16)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..groups as f64, yr.0..yr.1)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_desc(y_label)
+            .y_labels(6)
+            .y_label_formatter(&|y| tick(*y, false))
+            .label_style(text_style(15))
+            .axis_desc_style(text_style(16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (s, (name, bars)) in series.iter().enumerate() {
+            let c = colour(s);
+            let at = |g: usize| g as f64 + 0.1 + s as f64 * width;
+            let drawn = bars
+                .iter()
+                .enumerate()
+                .take(groups)
+                .filter(|(_, b)| b.value.is_finite());
+            chart
+                .draw_series(drawn.clone().map(|(g, b)| {
+                    Rectangle::new(
+                        [(at(g), yr.0), (at(g) + width * 0.92, b.value.max(yr.0))],
+                        c.filled(),
+                    )
+                }))
+                .map_err(|x| e(&x))?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], c.filled()));
+            chart
+                .draw_series(drawn.filter(|(_, b)| b.error > 0.0).map(|(g, b)| {
+                    let mid = at(g) + width * 0.46;
+                    ErrorBar::new_vertical(
+                        mid,
+                        (b.value - b.error).max(yr.0),
+                        b.value,
+                        b.value + b.error,
+                        BLACK.stroke_width(1),
+                        8,
+                    )
+                }))
+                .map_err(|x| e(&x))?;
         }
-        let label: String = name.chars().take((slot / 12.0) as usize).collect();
-        let mid = LEFT + (g as f64 + 0.5) * slot;
-        c.text(
-            mid as i64 - 6 * label.len() as i64,
-            BOTTOM as i64 + 12,
-            &label,
-            [0, 0, 0],
-        );
+        // Category names under their groups, cut to the slot's width.
+        let slot_px = {
+            let (a, _) = chart.backend_coord(&(0.0, yr.0));
+            let (b, _) = chart.backend_coord(&(1.0, yr.0));
+            (b - a).max(1) as usize
+        };
+        for (g, name) in categories.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(g as f64 + 0.5, yr.0));
+            let style = text_style(15).pos(Pos::new(HPos::Center, VPos::Top));
+            let label = fit(name, slot_px, |t| {
+                root.estimate_text_size(t, &style)
+                    .map_or(0, |s| s.0 as usize)
+            });
+            root.draw(&Text::new(label, (x, y + 8), style))
+                .map_err(|x| e(&x))?;
+        }
+        legend(&mut chart)
+    })
+}
+
+/// `text`, or its longest prefix with "…" that `measure` says fits in `width` pixels.
+fn fit(text: &str, width: usize, measure: impl Fn(&str) -> usize) -> String {
+    if measure(text) <= width {
+        return text.to_string();
     }
-    wrapped_legend(
-        &mut c,
-        &series.iter().map(|s| s.0).collect::<Vec<_>>(),
-        BOTTOM as i64 + 36,
-    );
-    c.save(path)
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len())
+        .rev()
+        .map(|n| chars[..n].iter().collect::<String>() + "…")
+        .find(|t| measure(t) <= width)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fit, tick, x_ticks};
+
+    #[test]
+    fn whole_steps_get_whole_ticks() {
+        let steps = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(x_ticks(steps.into_iter(), (1.0, 5.0)), (5, true));
+        assert_eq!(tick(2.0, true), "2");
+        assert_eq!(x_ticks([0.5, 1.0].into_iter(), (0.5, 1.0)), (8, false));
+        assert_eq!(tick(2.5, false), "2.5");
+        assert_eq!(tick(1000.0, false), "1000");
+        assert_eq!(tick(1e-5, false), "1.0e-5");
+    }
+
+    #[test]
+    fn long_labels_are_cut_to_fit() {
+        let measure = |t: &str| t.chars().count() * 10;
+        assert_eq!(fit("scifact", 100, measure), "scifact");
+        assert_eq!(fit("a-very-long-name", 60, measure), "a-ve…");
+    }
 }

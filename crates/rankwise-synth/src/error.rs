@@ -1,7 +1,5 @@
 //! Generation errors. Request failures name the URL; file errors name the file and line.
 
-use std::path::PathBuf;
-
 /// A failed request or an unusable file.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
@@ -33,15 +31,7 @@ pub enum SynthError {
         /// What is wrong.
         detail: String,
     },
-    /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A file is malformed.
+    /// A file could not be read or written, or is malformed.
     #[error(transparent)]
     File(#[from] rankwise_files::FileError),
     /// A setting is invalid.
@@ -56,10 +46,7 @@ pub enum SynthError {
 
 impl SynthError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        Self::File(rankwise_files::FileError::io(path, source))
     }
 
     /// Worth retrying: timeouts and connection errors, 429 and 5xx. Other 4xx are not.
@@ -79,7 +66,7 @@ impl SynthError {
             Self::Status { .. } => "http_4xx",
             Self::Transport { .. } => "transport",
             Self::Protocol { .. } => "protocol",
-            Self::Io { .. } | Self::File(_) => "io",
+            Self::File(_) => "io",
             Self::Config { .. } => "config",
         }
     }

@@ -8,14 +8,14 @@
 use std::time::Instant;
 
 use burn::backend::{Autodiff, NdArray};
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::optim::Optimizer;
 use rankwise_data::TrainItem;
 use rankwise_encoder::{BiEncoder, BiEncoderModel};
 use rankwise_files::{read_corpus, read_queries};
 use rankwise_train::TrainBatcher;
 use rankwise_train::clip::clip_grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
-use rankwise_train::{LossSettings, Objective};
+use rankwise_train::{LossSettings, Objective, OptimizerSettings};
 
 type B = Autodiff<NdArray>;
 
@@ -57,10 +57,7 @@ fn main() {
             .collect()
     };
     let objective = Objective::new(&LossSettings::default(), 1.0).expect("valid settings");
-    let mut optim = AdamWConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(0.0)
-        .init::<B, BiEncoderModel<B>>();
+    let mut optim = OptimizerSettings::default().adamw::<B, BiEncoderModel<B>>();
     let mut model = encoder.model.clone();
     let (mut secs, mut tokens) = (0.0, 0usize);
     for step in 0..=steps {

@@ -140,6 +140,23 @@ impl Default for OptimizerSettings {
     }
 }
 
+impl OptimizerSettings {
+    /// Burn's AdamW with these β₁, β₂, ε and weight decay, for module `M` on backend `B` (the
+    /// learning rate comes from the schedule at each step).
+    pub fn adamw<B, M>(&self) -> impl burn::optim::Optimizer<M, B> + use<B, M>
+    where
+        B: burn::tensor::backend::AutodiffBackend,
+        M: burn::module::AutodiffModule<B>,
+    {
+        burn::optim::AdamWConfig::new()
+            .with_beta_1(self.beta1)
+            .with_beta_2(self.beta2)
+            .with_epsilon(self.eps)
+            .with_weight_decay(self.weight_decay)
+            .init::<B, M>()
+    }
+}
+
 /// Periodic evaluation on a BEIR collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -68,7 +68,7 @@ pub enum TrainError {
         /// The step after which the hook ran.
         step: u64,
         /// What the hook reported.
-        source: crate::trainer::HookError,
+        source: HookError,
     },
 }
 
@@ -87,3 +87,7 @@ impl TrainError {
         }
     }
 }
+
+/// An error raised by a hook of the run ([`crate::TrainHooks`]); it ends the run as
+/// [`TrainError::Hook`].
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;

@@ -28,13 +28,13 @@ pub use config::{
     LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE, OptimizerSettings, TrainConfig,
     WarmupShape,
 };
-pub use error::TrainError;
+pub use error::{HookError, TrainError};
 pub use loss::Objective;
 pub use output::{OnExisting, RESUMABLE_KEYS, RUN_FILES, config_differences};
 pub use schedule::LrSchedule;
 pub use trainer::{
-    EpochPlan, HookError, RunControl, StepLog, StepSettings, StepStats, TrainHooks, TrainOutcome,
-    TrainParts, train,
+    EpochPlan, RunControl, StepLog, StepSettings, StepStats, TrainHooks, TrainOutcome, TrainParts,
+    train,
 };
 
 use burn::tensor::backend::AutodiffBackend;

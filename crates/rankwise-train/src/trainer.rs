@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::batch::{TrainBatch, TrainBatcher};
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer};
+use burn::optim::{GradientsAccumulator, Optimizer};
 use burn::tensor::ElementConversion;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::checkpoint::{self, TrainState};
 use crate::clip::{clip_grad_norm_on_device, scale_grads};
 use crate::config::TrainConfig;
-use crate::error::TrainError;
+use crate::error::{HookError, TrainError};
 use crate::loss::Objective;
 use crate::output::{OnExisting, config_differences, prepare};
 use crate::schedule::LrSchedule;
@@ -69,9 +69,6 @@ impl<B: crate::TrainingBackend> TrainParts<B> {
         })
     }
 }
-
-/// An error raised by a hook; it ends the run as [`TrainError::Hook`].
-pub type HookError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a run reports to as it goes (the part of Burn's `Learner` event hooks that training a
 /// retriever needs). Every method has an empty default; `()` is the run without hooks.
@@ -429,12 +426,7 @@ pub fn train<B: crate::TrainingBackend>(
     };
     let o = &config.optimizer;
     let schedule = LrSchedule::new(o.lr, o.warmup_ratio, total, o.warmup_shape);
-    let mut optim = AdamWConfig::new()
-        .with_beta_1(o.beta1)
-        .with_beta_2(o.beta2)
-        .with_epsilon(o.eps)
-        .with_weight_decay(o.weight_decay)
-        .init::<B, BiEncoderModel<B>>();
+    let mut optim = o.adamw::<B, BiEncoderModel<B>>();
     let mut model = encoder.model.clone();
     let temperature = config.loss.temperature_for(encoder.options.normalize);
     let mut resolved = with_absolute_paths(config)?;
@@ -571,7 +563,7 @@ pub fn train<B: crate::TrainingBackend>(
         if warnings.is_empty()
             && let Some(w) = spread_warning(first, stats.score_spread, state.step, temperature)
         {
-            pb.suspend(|| eprintln!("warning: {w}"));
+            pb.suspend(|| tracing::warn!("{w}"));
             warnings.push(w);
         }
         state.losses.push(loss);

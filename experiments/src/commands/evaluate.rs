@@ -215,7 +215,7 @@ pub fn report_each(
         let outcome = evaluate(dataset)?;
         let written = write_outcome(&outcome, &path)?;
         written_files.push(written.summary.display().to_string());
-        eprintln!(
+        tracing::info!(
             "{} on {}: nDCG@10 {:.4} · MRR@10 {:.4} · Recall@100 {:.4} · {} queries · {:.1} s -> {}",
             label,
             outcome.summary.collection,

@@ -36,7 +36,7 @@ pub fn hub_options() -> HubOptions {
 /// Says on stderr where an asset came from, unless it was given as a folder.
 fn announce(what: &str, arg: &str, resolved: &Resolved) {
     if resolved.origin != Origin::Folder {
-        eprintln!("{what} `{arg}`: {resolved}");
+        tracing::info!("{what} `{arg}`: {resolved}");
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use burn::backend::{Autodiff, NdArray};
 use burn::module::Param;
 use burn::tensor::{Int, Tensor, TensorData, activation};
+use rankwise_assets::fixtures::{ints, rows};
 use rankwise_encoder::{BiEncoder, EncoderOptions, HostEncoder, Pooling, Side, TokenBatch, pool};
 use serde_json::Value;
 
@@ -33,17 +34,6 @@ fn floats(v: &Value) -> Vec<f32> {
     out
 }
 
-fn ints(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|x| match x {
-            Value::Array(a) => a.iter().map(|y| y.as_i64().unwrap()).collect::<Vec<_>>(),
-            y => vec![y.as_i64().unwrap()],
-        })
-        .collect()
-}
-
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).fold(0.0, |m, (x, y)| m.max((x - y).abs()))
@@ -60,21 +50,12 @@ fn tiny_options(pooling: Pooling, normalize: bool) -> EncoderOptions {
 }
 
 fn batch_from_fixture(inputs: &Value) -> TokenBatch {
-    let ids = ints(&inputs["input_ids"]);
-    let rows = inputs["input_ids"].as_array().unwrap().len();
-    let len = ids.len() / rows;
-    let mask = ints(&inputs["attention_mask"]);
-    TokenBatch {
-        batch: rows,
-        len,
-        lengths: mask
-            .chunks(len)
-            .map(|r| r.iter().sum::<i64>() as usize)
-            .collect(),
-        input_ids: ids,
-        token_type_ids: ints(&inputs["token_type_ids"]),
-        attention_mask: mask,
-    }
+    TokenBatch::from_padded(
+        rows(&inputs["input_ids"]),
+        ints(&inputs["input_ids"]),
+        ints(&inputs["token_type_ids"]),
+        ints(&inputs["attention_mask"]),
+    )
 }
 
 #[test]

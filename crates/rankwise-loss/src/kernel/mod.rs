@@ -1,9 +1,9 @@
 //! The fused WS2 CubeCL kernel: one launch computes the loss and `dL/dscores`.
 //!
-//! One cube (workgroup) does the whole batch — B ≤ [`MAX_BATCH`] rows, so the B×B spectral step
+//! One cube (workgroup) does the whole batch — B ≤ [`launch::MAX_BATCH`] rows (larger batches take the host path), so the B×B spectral step
 //! fits one cube. f32 throughout: instead of eigen-decomposing `M = AAᵀ` (which squares the
 //! condition number and loses the tiny eigenvalues in f32), the kernel runs a parallel one-sided
-//! Jacobi SVD of `A` itself, as [`crate::svd`] does on the host.
+//! Jacobi SVD of `A` itself, as the tests' host twin (`svd.rs`) does in f64.
 //!
 //! [`launch`] implements [`crate::Ws2Backend`] for `CubeBackend` (wgpu, cuda without fusion) and
 //! [`fusion`] for `Fusion<CubeBackend>` (the default `Wgpu` and `Cuda` types of burn 0.21).
@@ -11,5 +11,3 @@
 mod fusion;
 mod launch;
 mod ws2;
-
-pub use launch::{MAX_BATCH, ws2_cube};

@@ -462,7 +462,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 saved.display()
             );
         }
-        eprintln!("resuming the study in {}", out.display());
+        tracing::info!("resuming the study in {}", out.display());
     } else {
         write_json(&saved, &settings.portable())?;
     }
