@@ -1,5 +1,6 @@
 //! CPU kernels shared by the host inference path ([`crate::host`]) and the CPU training ops
-//! ([`crate::ops`]): a strided `sgemm` (the `gemm` crate) and vectorisable element-wise code.
+//! ([`crate::ops`]): a strided `sgemm` (the `gemm` crate; public, as the workspace's one matrix
+//! product on the host — exact search uses it too) and vectorisable element-wise code.
 
 /// A LayerNorm's parameters on the host (`gamma`, `beta`, `eps`), as the fused epilogues read
 /// them.
@@ -11,8 +12,8 @@ pub(crate) struct Norm {
 }
 
 /// `C = alpha·A·B` (C overwritten) for strided row/column layouts `(slice, row stride, col
-/// stride)`, on the calling thread.
-pub(crate) fn sgemm(
+/// stride)`, on the calling thread. Panics when a stride reaches outside its slice.
+pub fn sgemm(
     m: usize,
     k: usize,
     n: usize,

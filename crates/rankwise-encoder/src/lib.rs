@@ -15,7 +15,7 @@ pub mod dropout;
 pub mod error;
 pub mod host;
 pub mod inference;
-mod kernels;
+pub mod kernels;
 pub mod ops;
 pub mod pooling;
 pub mod precision;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// casts in `f32`). Only backends that run half precision take it: check with
 /// [`Precision::supported`] (NdArray does not; wgpu and cuda do where the device does).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// Everything in `f32`.

@@ -1,9 +1,11 @@
-//! Exact top-k dense search: blocked matrix products (`matrixmultiply`'s sgemm) and a bounded
-//! min-heap per query, parallel over query blocks (rayon).
+//! Exact top-k dense search: blocked matrix products (the workspace's one GEMM,
+//! [`rankwise_encoder::kernels::sgemm`] over the `gemm` crate) and a bounded min-heap per query,
+//! parallel over query blocks (rayon).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use rankwise_encoder::kernels::sgemm;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +81,7 @@ impl Embeddings {
 
 /// Scoring function.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Similarity {
     /// Inner product (the paper's setting).
@@ -201,26 +204,16 @@ pub fn search(
             for start in (0..docs.rows).step_by(DOC_BLOCK) {
                 let db = DOC_BLOCK.min(docs.rows - start);
                 let dblock = &docs.data[start * dim..(start + db) * dim];
-                // SAFETY: the strides describe `qblock` [qb × dim] (row-major), `dblock`ᵀ
-                // [dim × db] and `scores` [qb × db], all within their slices.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        qb,
-                        dim,
-                        db,
-                        1.0,
-                        qblock.as_ptr(),
-                        dim as isize,
-                        1,
-                        dblock.as_ptr(),
-                        1,
-                        dim as isize,
-                        0.0,
-                        scores.as_mut_ptr(),
-                        db as isize,
-                        1,
-                    );
-                }
+                // scores [qb × db] = qblock [qb × dim] · dblockᵀ [dim × db].
+                sgemm(
+                    qb,
+                    dim,
+                    db,
+                    1.0,
+                    (qblock, dim as isize, 1),
+                    (dblock, 1, dim as isize),
+                    (&mut scores[..qb * db], db as isize, 1),
+                );
                 for (q, top) in tops.iter_mut().enumerate() {
                     for (j, &s) in scores[q * db..(q + 1) * db].iter().enumerate() {
                         top.push(start + j, s);

@@ -12,6 +12,7 @@ use crate::error::TrainError;
 
 /// Which objective to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
     /// 2-Wasserstein list-wise loss (SyCL).
@@ -197,27 +198,27 @@ pub struct TrainConfig {
     /// Queries whose scores the loss sees together in one micro-step, whatever the number of
     /// devices (the paper: 64, gathered over 4 GPUs). The last micro-batch of an epoch may be
     /// smaller (the reference keeps it).
-    #[serde(default = "sixty_four")]
+    #[serde(default = "paper::global_batch")]
     pub global_batch: usize,
     /// Micro-batches whose gradients are averaged into one step.
-    #[serde(default = "one")]
+    #[serde(default = "paper::grad_accumulation")]
     pub grad_accumulation: usize,
     /// GradCache chunk: embed at most this many queries (and their passages) with a graph at a
     /// time; the loss still sees the global batch; devices share the chunks (the paper: 16 per
     /// GPU). `0`: no chunking.
-    #[serde(default = "sixteen")]
+    #[serde(default = "paper::chunk_size")]
     pub chunk_size: usize,
     /// Dropout while training (default: the model's own).
     #[serde(default)]
     pub dropout: DropoutSettings,
     /// Query truncation length.
-    #[serde(default = "len256")]
+    #[serde(default = "paper::max_length")]
     pub query_max_length: usize,
     /// Passage truncation length.
-    #[serde(default = "len256")]
+    #[serde(default = "paper::max_length")]
     pub passage_max_length: usize,
     /// Epochs.
-    #[serde(default = "one")]
+    #[serde(default = "paper::epochs")]
     pub epochs: usize,
     /// Stop after this many optimiser steps (`None`: the epochs decide).
     #[serde(default)]
@@ -229,7 +230,7 @@ pub struct TrainConfig {
     #[serde(default)]
     pub checkpoint_every: u64,
     /// Keep this many most recent checkpoints.
-    #[serde(default = "two")]
+    #[serde(default = "paper::keep_checkpoints")]
     pub keep_checkpoints: usize,
     /// Precision of the encoder's projection products: `"f32"` (default), `"f16"` or
     /// `"bf16"` (mixed precision with `f32` master weights; GPU backends only, checked at
@@ -241,20 +242,34 @@ pub struct TrainConfig {
     pub eval: Option<EvalDuringTraining>,
 }
 
-fn sixteen() -> usize {
-    16
-}
-fn sixty_four() -> usize {
-    64
-}
-fn one() -> usize {
-    1
-}
-fn two() -> usize {
-    2
-}
-fn len256() -> usize {
-    256
+/// The paper's recipe for the settings of a run outside its sections: the one place these
+/// defaults are written (the TOML reader and [`TrainConfig::new`] both take them from here; the
+/// sections' defaults are their `Default` impls).
+mod paper {
+    /// 64 queries per loss (4 GPUs × 16).
+    pub(super) fn global_batch() -> usize {
+        64
+    }
+    /// No accumulation.
+    pub(super) fn grad_accumulation() -> usize {
+        1
+    }
+    /// 16 queries embedded with a graph at a time (one GPU's share).
+    pub(super) fn chunk_size() -> usize {
+        16
+    }
+    /// 256 tokens, queries and passages.
+    pub(super) fn max_length() -> usize {
+        256
+    }
+    /// One epoch.
+    pub(super) fn epochs() -> usize {
+        1
+    }
+    /// The two newest checkpoints are kept.
+    pub(super) fn keep_checkpoints() -> usize {
+        2
+    }
 }
 
 impl TrainConfig {
@@ -270,17 +285,17 @@ impl TrainConfig {
             output_dir: output_dir.into(),
             loss: LossSettings::default(),
             optimizer: OptimizerSettings::default(),
-            global_batch: 64,
-            grad_accumulation: 1,
-            chunk_size: 16,
+            global_batch: paper::global_batch(),
+            grad_accumulation: paper::grad_accumulation(),
+            chunk_size: paper::chunk_size(),
             dropout: DropoutSettings::default(),
-            query_max_length: 256,
-            passage_max_length: 256,
-            epochs: 1,
+            query_max_length: paper::max_length(),
+            passage_max_length: paper::max_length(),
+            epochs: paper::epochs(),
             max_steps: None,
             seed: 0,
             checkpoint_every: 0,
-            keep_checkpoints: 2,
+            keep_checkpoints: paper::keep_checkpoints(),
             precision: Precision::F32,
             eval: None,
         }
@@ -392,7 +407,37 @@ impl TrainConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::{LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE};
+    use super::{LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE, TrainConfig};
+
+    #[test]
+    fn the_paper_run_configs_read_as_the_paper_recipe() {
+        let configs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/configs");
+        for (name, kind) in [
+            ("synth_multilevel", LossKind::Ws2),
+            ("synth_plus_real", LossKind::Ws2),
+            ("synth_binary", LossKind::Infonce),
+            ("real_binary", LossKind::Infonce),
+        ] {
+            let c = TrainConfig::read(&configs.join(format!("{name}.toml"))).unwrap();
+            let mut paper = TrainConfig::new(&c.model, &c.data, &c.output_dir);
+            paper.seed = 42;
+            paper.checkpoint_every = 500;
+            paper.loss.kind = kind;
+            paper.loss.temperature = Some(1.0);
+            assert_eq!(c, paper, "{name}");
+            let o = &c.optimizer;
+            assert_eq!(
+                (o.lr, o.beta1, o.beta2, o.eps, o.weight_decay),
+                (1e-5, 0.9, 0.999, 1e-8, 0.0)
+            );
+            assert_eq!((o.warmup_ratio, o.max_grad_norm), (0.05, 1.0));
+            assert_eq!(
+                (c.global_batch, c.chunk_size, c.query_max_length, c.epochs),
+                (64, 16, 256, 1)
+            );
+        }
+    }
 
     #[test]
     fn an_unset_temperature_follows_the_model_and_a_set_one_wins() {

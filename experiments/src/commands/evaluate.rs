@@ -25,8 +25,8 @@ pub struct Args {
     #[command(flatten)]
     pub collections: CollectionArgs,
     /// Scoring function.
-    #[arg(long, value_enum, default_value_t = SimilarityArg::Dot)]
-    pub similarity: SimilarityArg,
+    #[arg(long, value_enum, default_value_t = Similarity::Dot)]
+    pub similarity: Similarity,
     /// Texts per encoder batch.
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
@@ -102,15 +102,6 @@ impl CollectionArgs {
             .map(|d| super::resolve_dataset(d))
             .collect()
     }
-}
-
-/// Scoring function on the command line.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum SimilarityArg {
-    /// Inner product.
-    Dot,
-    /// Cosine similarity.
-    Cosine,
 }
 
 /// Query and passage truncation lengths that override a model's own (`None`: keep it).
@@ -276,10 +267,7 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
         )
     };
     let settings = args.collections.settings(EvalSettings {
-        similarity: match args.similarity {
-            SimilarityArg::Dot => Similarity::Dot,
-            SimilarityArg::Cosine => Similarity::Cosine,
-        },
+        similarity: args.similarity,
         batch_size: args.batch_size,
         ..default_settings(cache_dir)
     });

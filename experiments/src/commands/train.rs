@@ -63,7 +63,7 @@ pub struct Args {
     pub model: Option<PathBuf>,
     /// Override `loss.kind`.
     #[arg(long, value_enum)]
-    pub loss: Option<LossArg>,
+    pub loss: Option<LossKind>,
     /// Override `optimizer.lr`.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -78,34 +78,10 @@ pub struct Args {
     pub max_steps: Option<u64>,
     /// Override `precision` of the projection products (f16/bf16: GPU backends only).
     #[arg(long, value_enum)]
-    pub precision: Option<PrecisionArg>,
+    pub precision: Option<Precision>,
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// Precision on the command line.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum PrecisionArg {
-    /// Everything in f32.
-    F32,
-    /// f16 products, f32 master weights.
-    F16,
-    /// bf16 products, f32 master weights.
-    Bf16,
-}
-
-/// Loss on the command line.
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum LossArg {
-    /// 2-Wasserstein list-wise loss.
-    Ws2,
-    /// InfoNCE.
-    Infonce,
-    /// ListNet.
-    Listnet,
-    /// RankNet.
-    Ranknet,
 }
 
 impl Args {
@@ -119,12 +95,7 @@ impl Args {
             c.model = m.clone();
         }
         if let Some(l) = self.loss {
-            c.loss.kind = match l {
-                LossArg::Ws2 => LossKind::Ws2,
-                LossArg::Infonce => LossKind::Infonce,
-                LossArg::Listnet => LossKind::Listnet,
-                LossArg::Ranknet => LossKind::Ranknet,
-            };
+            c.loss.kind = l;
         }
         if let Some(lr) = self.lr {
             c.optimizer.lr = lr;
@@ -139,11 +110,7 @@ impl Args {
             c.max_steps = self.max_steps;
         }
         if let Some(p) = self.precision {
-            c.precision = match p {
-                PrecisionArg::F32 => Precision::F32,
-                PrecisionArg::F16 => Precision::F16,
-                PrecisionArg::Bf16 => Precision::Bf16,
-            };
+            c.precision = p;
         }
         c.validate()?;
         Ok(c)
