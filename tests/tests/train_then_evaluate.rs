@@ -83,7 +83,7 @@ fn loss_falls_and_heldout_ndcg_rises() {
         .map(|l| l["step"].as_u64().unwrap())
         .collect();
     assert_eq!(evaluated, vec![8, 16, 24]);
-    let last = lines[23]["eval"]["ndcg_10"].as_f64().unwrap();
+    let last = lines[23]["eval"]["ndcg@10"].as_f64().unwrap();
     assert!((last - after).abs() < 1e-6, "{last} vs {after}");
 }
 

@@ -86,7 +86,8 @@ fn backend_agnostic_surrogate_matches_reference() {
 
 #[test]
 fn degenerate_inputs_stay_finite() {
-    type B = Autodiff<NdArray<f64>>;
+    // f32 scores, as a model gives them; the host path computes in f64 either way.
+    type B = Autodiff<NdArray>;
     let device = Default::default();
     let (b, n) = (3, 4);
     let m = b * n;
@@ -98,8 +99,8 @@ fn degenerate_inputs_stay_finite() {
     let ramp: Vec<f64> = (0..b * m).map(|k| (k % 7) as f64 * 0.1).collect();
     let finite =
         |scores: Vec<f64>, labels: &[i64], rows: usize, cols: usize, n: usize, tau: f64| {
-            let scores = Tensor::<B, 2>::from_data(TensorData::new(scores, [rows, cols]), &device)
-                .require_grad();
+            let scores = TensorData::new(scores, [rows, cols]).convert::<f32>();
+            let scores = Tensor::<B, 2>::from_data(scores, &device).require_grad();
             let labels = Tensor::<B, 2, Int>::from_data(
                 TensorData::new(labels.to_vec(), [rows, n]),
                 &device,
@@ -111,13 +112,13 @@ fn degenerate_inputs_stay_finite() {
                 .unwrap()
                 .forward(scores.clone(), labels)
                 .unwrap();
-            let grad: Vec<f64> = scores
+            let grad: Vec<f32> = scores
                 .grad(&loss.backward())
                 .unwrap()
                 .to_data()
                 .to_vec()
                 .unwrap();
-            let loss: f64 = loss.into_scalar();
+            let loss: f32 = loss.into_scalar();
             assert!(
                 loss.is_finite() && grad.iter().all(|g| g.is_finite()),
                 "{loss} {grad:?}"

@@ -408,6 +408,6 @@ mod tests {
     fn long_labels_are_cut_to_fit() {
         let measure = |t: &str| t.chars().count() * 10;
         assert_eq!(fit("scifact", 100, measure), "scifact");
-        assert_eq!(fit("a-very-long-name", 60, measure), "a-ve…");
+        assert_eq!(fit("a-very-long-name", 60, measure), "a-ver…");
     }
 }

@@ -40,8 +40,8 @@ fn batcher_shapes_and_labels() {
     assert_eq!(batch.labels, vec![3, 2, 1, 0]);
     // "[CLS] query : query 0 [SEP]" = 6 tokens; the prefix is tokenised.
     assert_eq!(batch.queries.lengths, vec![6, 6]);
-    // "[CLS] t0 text 0 [SEP]": the passages carry no prefix.
-    assert_eq!(batch.passages.lengths, vec![5, 5, 5, 5]);
+    // "[CLS] t ##0 text 0 [SEP]": the passages carry no prefix.
+    assert_eq!(batch.passages.lengths, vec![6, 6, 6, 6]);
     type B = burn::backend::NdArray;
     let labels = batch.labels_tensor::<B>(&Default::default());
     assert_eq!(labels.dims(), [2, 2]);
@@ -49,5 +49,5 @@ fn batcher_shapes_and_labels() {
         labels.into_data().to_vec::<i64>().unwrap(),
         vec![3, 2, 1, 0]
     );
-    assert_eq!(batch.tokens(), 12 + 20);
+    assert_eq!(batch.tokens(), 12 + 24);
 }
