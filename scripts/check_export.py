@@ -11,14 +11,19 @@ Checks (a JSON report on stdout; exit status 1 when one fails):
      which is at most the model's `max_position_embeddings`.
   2. `AutoModel` runs on that text.
   3. `AutoModel` + the export's pooling (and normalisation) gives rankwise's embeddings of each
-     file's texts, with the side's prefix (the prompt in `config_sentence_transformers.json`).
+     file's texts, with the side's prefix (the prompt in `config_sentence_transformers.json`) and
+     the side's length (`rankwise.json`).
   4. `SentenceTransformer(EXPORT)` gives the same embeddings (the side's prompt by name).
 Embeddings agree when the largest absolute difference is below 1e-4 (f32 on both sides).
 """
 
 import json
+import os
 import sys
 from pathlib import Path
+
+# A local folder: never ask the Hub about it.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import torch
@@ -28,8 +33,8 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 TOLERANCE = 1e-4
 
 
-def pooled(model, tokenizer, texts, pooling, normalize):
-    batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+def pooled(model, tokenizer, texts, max_length, pooling, normalize):
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1).float()
@@ -45,7 +50,7 @@ def pooled(model, tokenizer, texts, pooling, normalize):
 
 
 def main(folder, *embedding_files):
-    folder = Path(folder)
+    folder = Path(folder).resolve()
     report = {"model": str(folder), "checks": []}
 
     def check(name, ok, **detail):
@@ -74,6 +79,7 @@ def main(folder, *embedding_files):
     modules = json.loads((folder / "modules.json").read_text())
     normalize = any(m["type"].endswith("Normalize") for m in modules)
     st_config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    lengths = json.loads((folder / "rankwise.json").read_text())
     prompts = st_config.get("prompts", {})
     st = SentenceTransformer(str(folder), device="cpu")
     for path in embedding_files:
@@ -81,7 +87,8 @@ def main(folder, *embedding_files):
         prompt_name = "query" if data["side"] == "query" else "document"
         prefix = prompts.get(prompt_name, "")
         want = np.asarray(data["embeddings"], dtype=np.float32)
-        got = pooled(model, tokenizer, [prefix + t for t in data["texts"]], pooling, normalize)
+        length = lengths[f"{data['side']}_max_length"]
+        got = pooled(model, tokenizer, [prefix + t for t in data["texts"]], length, pooling, normalize)
         diff = float(np.abs(got - want).max())
         check(f"transformers embeds the {data['side']} texts as rankwise", diff < TOLERANCE, max_abs_diff=diff)
         kwargs = {"prompt_name": prompt_name} if prompt_name in prompts else {}

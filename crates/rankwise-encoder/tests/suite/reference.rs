@@ -491,4 +491,66 @@ fn save_and_reload_round_trip_is_exact() {
         json(&dir.path().join("1_Pooling/config.json"))["pooling_mode_cls_token"],
         true
     );
+    // What `AutoTokenizer` needs to truncate: the model's length and the special tokens (the
+    // tiny model has no tokenizer_config.json of its own: they come from tokenizer.json).
+    let tokenizer = json(&dir.path().join("tokenizer_config.json"));
+    assert_eq!(
+        tokenizer["model_max_length"],
+        enc.config.max_position_embeddings
+    );
+    assert_eq!(
+        (
+            tokenizer["cls_token"].as_str(),
+            tokenizer["pad_token"].as_str()
+        ),
+        (Some("[CLS]"), Some("[PAD]"))
+    );
+    let st = json(&dir.path().join("config_sentence_transformers.json"));
+    assert_eq!(
+        (
+            st["prompts"].as_object().map(|p| p.len()),
+            st["similarity_fn_name"].as_str()
+        ),
+        (Some(0), Some("cosine"))
+    );
+    assert_eq!(
+        json(&dir.path().join("sentence_bert_config.json"))["max_seq_length"],
+        128
+    );
+}
+
+#[test]
+fn an_export_keeps_the_prefixes_as_prompts_and_a_source_tokenizer_config() {
+    let device = Default::default();
+    let mut options = tiny_options(Pooling::Mean, false);
+    options.query_prefix = "query: ".into();
+    options.passage_prefix = "passage: ".into();
+    let enc = BiEncoder::<B>::load_with(&tiny_dir(), options, &device).unwrap();
+    let first = tempfile::tempdir().unwrap();
+    enc.save(first.path()).unwrap();
+    let st = json(&first.path().join("config_sentence_transformers.json"));
+    assert_eq!(st["prompts"]["query"], "query: ");
+    assert_eq!(st["prompts"]["document"], "passage: ");
+    assert_eq!(st["similarity_fn_name"], "dot");
+    // Saved again from the export, its own tokenizer_config.json is kept, with the length capped
+    // at the model's positions.
+    let mut config = json(&first.path().join("tokenizer_config.json"));
+    config["model_max_length"] = serde_json::json!(1_000_000);
+    config["do_lower_case"] = serde_json::json!(true);
+    std::fs::write(
+        first.path().join("tokenizer_config.json"),
+        config.to_string(),
+    )
+    .unwrap();
+    let second = tempfile::tempdir().unwrap();
+    BiEncoder::<B>::load(first.path(), &device)
+        .unwrap()
+        .save(second.path())
+        .unwrap();
+    let config = json(&second.path().join("tokenizer_config.json"));
+    assert_eq!(
+        config["model_max_length"],
+        enc.config.max_position_embeddings
+    );
+    assert_eq!(config["do_lower_case"], true);
 }
