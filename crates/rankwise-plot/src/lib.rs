@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -104,6 +105,12 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo, hi)
 }
 
+/// `(lo, hi)` widened by 4 % on each side, so a line at the extremes is not cut by the frame.
+fn padded((lo, hi): (f64, f64)) -> (f64, f64) {
+    let pad = (hi - lo) * 0.04;
+    (lo - pad, hi + pad)
+}
+
 /// How many x ticks, and whether they are whole numbers: at most one per whole number when
 /// every value is one (so a run of 5 steps reads 1, 2, 3, 4, 5, never 1.5), else 8.
 fn x_ticks(xs: impl Iterator<Item = f64>, (lo, hi): (f64, f64)) -> (usize, bool) {
@@ -116,11 +123,14 @@ fn x_ticks(xs: impl Iterator<Item = f64>, (lo, hi): (f64, f64)) -> (usize, bool)
     }
 }
 
-/// A tick value as text: whole numbers as such, others with three significant decimals, very
-/// large or small ones in scientific form.
-fn tick(v: f64, whole: bool) -> String {
+/// A tick value as text: whole numbers as such, others with three decimals at most, very large
+/// or small ones in scientific form; a value within a millionth of the axis' `span` of 0 is 0
+/// (the rounding error of a tick computed as `start + i·step`).
+fn tick(v: f64, whole: bool, span: f64) -> String {
     let a = v.abs();
-    if whole || (100.0..1e5).contains(&a) {
+    if a <= span.abs() * 1e-6 {
+        "0".into()
+    } else if whole || (100.0..1e5).contains(&a) {
         format!("{v:.0}")
     } else if a != 0.0 && !(1e-3..1e5).contains(&a) {
         format!("{v:.1e}")
@@ -144,31 +154,12 @@ pub fn line_chart(
 ) -> Result<(), PlotError> {
     let points = || series.iter().flat_map(|s| s.1.iter().copied());
     let xr = range(points().map(|p| p.0));
-    let yr = range(points().map(|p| p.1));
+    let yr = padded(range(points().map(|p| p.1)));
     let (x_count, whole) = x_ticks(points().map(|p| p.0), xr);
     render(path, SIZE, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, text_style(22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(80)
-            .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_labels(x_count)
-            .y_labels(6)
-            .x_label_formatter(&|x| tick(*x, whole))
-            .y_label_formatter(&|y| tick(*y, false))
-            .label_style(text_style(15))
-            .axis_desc_style(text_style(16))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let x = Some((x_label, x_count, whole));
+        let mut chart = axes(root, title, xr, x, yr, y_label)?;
         for (i, (name, pts)) in series.iter().enumerate() {
             let c = colour(i);
             let pts: Vec<(f64, f64)> = pts
@@ -188,6 +179,48 @@ pub fn line_chart(
         }
         legend(&mut chart)
     })
+}
+
+/// The x axis of a chart: its name, how many ticks, and whether they are whole numbers (`None`:
+/// no ticks; the bar chart names its categories itself).
+type XAxis<'s> = Option<(&'s str, usize, bool)>;
+
+/// A white canvas with the title, the axes over `x_range` × `y_range`, their ticks and names.
+fn axes<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    title: &str,
+    x_range: (f64, f64),
+    x: XAxis<'_>,
+    y_range: (f64, f64),
+    y_label: &str,
+) -> Result<ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String>
+{
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, text_style(22))
+        .margin(16)
+        .x_label_area_size(if x.is_some() { 48 } else { 40 })
+        .y_label_area_size(80)
+        .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)
+        .map_err(|x| e(&x))?;
+    let (x_label, x_count, whole) = x.unwrap_or(("", 0, false));
+    let mut mesh = chart.configure_mesh();
+    if x.is_none() {
+        mesh.disable_x_mesh();
+    }
+    mesh.x_desc(x_label)
+        .y_desc(y_label)
+        .x_labels(x_count)
+        .y_labels(6)
+        .x_label_formatter(&|x| tick(*x, whole, x_range.1 - x_range.0))
+        .y_label_formatter(&|y| tick(*y, false, y_range.1 - y_range.0))
+        .label_style(text_style(15))
+        .axis_desc_style(text_style(16))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|x| e(&x))?;
+    Ok(chart)
 }
 
 /// The series' legend, in the upper right corner on a white box.
@@ -241,27 +274,8 @@ pub fn histogram(
         * 1.08;
     render(path, SIZE, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, text_style(22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(80)
-            .build_cartesian_2d(xr.0..xr.1, 0.0..ymax)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc("fraction")
-            .x_labels(8)
-            .y_labels(6)
-            .x_label_formatter(&|x| tick(*x, false))
-            .y_label_formatter(&|y| tick(*y, false))
-            .label_style(text_style(15))
-            .axis_desc_style(text_style(16))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let x = Some((x_label, 8, false));
+        let mut chart = axes(root, title, xr, x, (0.0, ymax), "fraction")?;
         for (i, ((name, _), pts)) in groups.iter().zip(steps).enumerate() {
             let c = colour(i);
             chart
@@ -304,26 +318,7 @@ pub fn bar_chart(
     let width = 0.8 / series.len().max(1) as f64;
     render(path, BAR_SIZE, |root| {
         let e = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|x| e(&x))?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, text_style(22))
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..groups as f64, yr.0..yr.1)
-            .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_desc(y_label)
-            .y_labels(6)
-            .y_label_formatter(&|y| tick(*y, false))
-            .label_style(text_style(15))
-            .axis_desc_style(text_style(16))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(|x| e(&x))?;
+        let mut chart = axes(root, title, (0.0, groups as f64), None, yr, y_label)?;
         for (s, (name, bars)) in series.iter().enumerate() {
             let c = colour(s);
             let at = |g: usize| g as f64 + 0.1 + s as f64 * width;
@@ -397,11 +392,12 @@ mod tests {
     fn whole_steps_get_whole_ticks() {
         let steps = [1.0, 2.0, 3.0, 4.0, 5.0];
         assert_eq!(x_ticks(steps.into_iter(), (1.0, 5.0)), (5, true));
-        assert_eq!(tick(2.0, true), "2");
+        assert_eq!(tick(2.0, true, 4.0), "2");
         assert_eq!(x_ticks([0.5, 1.0].into_iter(), (0.5, 1.0)), (8, false));
-        assert_eq!(tick(2.5, false), "2.5");
-        assert_eq!(tick(1000.0, false), "1000");
-        assert_eq!(tick(1e-5, false), "1.0e-5");
+        assert_eq!(tick(2.5, false, 4.0), "2.5");
+        assert_eq!(tick(1000.0, false, 4.0), "1000");
+        assert_eq!(tick(1e-5, false, 2e-5), "1.0e-5");
+        assert_eq!(tick(-5.6e-17, false, 1.0), "0");
     }
 
     #[test]

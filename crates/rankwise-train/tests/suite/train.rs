@@ -8,7 +8,7 @@ use std::path::Path;
 use burn::backend::{Autodiff, NdArray};
 use rankwise_data::{DatasetConfig, GroupedDataset};
 use rankwise_encoder::{BiEncoder, EncoderOptions, Precision, Side};
-use rankwise_tests::{make_data, tiny_model};
+use rankwise_tests::{make_data, tiny_model, topic_run};
 use rankwise_train::TrainBatcher;
 use rankwise_train::clip::grad_norm;
 use rankwise_train::step::{StepDropout, batch_gradients};
@@ -19,15 +19,7 @@ use rankwise_train::{
 type B = Autodiff<NdArray>;
 
 fn config(root: &Path, data: &Path, out: &str) -> TrainConfig {
-    let mut c = TrainConfig::new(tiny_model(), data, root.join(out));
-    c.global_batch = 8;
-    c.chunk_size = 0;
-    c.optimizer.lr = 2e-3;
-    c.optimizer.warmup_ratio = 0.1;
-    c.query_max_length = 16;
-    c.passage_max_length = 16;
-    c.seed = 5;
-    c
+    TrainConfig::read(&topic_run(root, data, out)).unwrap()
 }
 
 /// Trains with `c` on one CPU device, without hooks, parts loaded from the config.

@@ -7,7 +7,7 @@ use std::path::Path;
 use burn::backend::{Autodiff, NdArray};
 use rankwise_encoder::BiEncoder;
 use rankwise_eval::{EvalSettings, evaluate_dataset};
-use rankwise_tests::{make_data, tiny_model};
+use rankwise_tests::{make_data, tiny_model, topic_run};
 use rankwise_train::{HookError, RunControl, StepLog, TrainConfig, TrainHooks, TrainParts, train};
 
 type B = Autodiff<NdArray>;
@@ -123,15 +123,6 @@ impl TrainHooks<B> for EvalEvery {
     }
 }
 
-/// A run's settings for the topic data: 8 queries a step, short texts, a high learning rate.
 fn config(root: &Path, data: &Path, out: &str) -> TrainConfig {
-    let mut c = TrainConfig::new(tiny_model(), data, root.join(out));
-    c.global_batch = 8;
-    c.chunk_size = 0;
-    c.optimizer.lr = 2e-3;
-    c.optimizer.warmup_ratio = 0.1;
-    c.query_max_length = 16;
-    c.passage_max_length = 16;
-    c.seed = 5;
-    c
+    TrainConfig::read(&topic_run(root, data, out)).unwrap()
 }
