@@ -5,7 +5,8 @@ use anyhow::Context;
 use rankwise_eval::report::markdown_table;
 use rankwise_eval::{Bm25Params, EvalSettings, Summary, evaluate_bm25};
 
-use super::evaluate::{CollectionArgs, report_each};
+use super::args::CollectionArgs;
+use super::run::{check_outputs, report_each};
 
 /// Arguments of `bm25`.
 #[derive(clap::Args)]
@@ -36,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<Vec<Summary>> {
     };
     settings.check()?;
     let datasets = args.collections.datasets()?;
-    super::evaluate::check_outputs(
+    check_outputs(
         &args.collections.output,
         &datasets,
         args.collections.overwrite,

@@ -9,8 +9,9 @@ use rankwise_data::{
 use rankwise_eval::{EvalSettings, Summary};
 use rankwise_train::{LossKind, OnExisting, TrainConfig};
 
-pub use super::evaluate::Lengths;
 use serde::Serialize;
+
+use super::args::Lengths;
 
 /// One row of an experiment's results table.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +85,7 @@ pub fn small_run(
     config.optimizer.lr = 2e-5;
     config.optimizer.warmup_ratio = 0.1;
     config.seed = seed;
-    let mut settings = super::evaluate::default_settings(Some(out.join("embedding-cache")));
+    let mut settings = super::run::default_settings(Some(out.join("embedding-cache")));
     if smoke {
         config.global_batch = 2;
         config.max_steps = Some(2);
@@ -117,10 +118,10 @@ pub fn train_and_evaluate(
     } else {
         OnExisting::Refuse
     };
-    let trained = super::train::train_config(&config, 1, existing, progress)?;
+    let trained = super::run::train_config(&config, 1, existing, progress)?;
     let train_s = t.elapsed().as_secs_f64();
     let model = trained.model_dir.expect("finished runs export a model");
-    let summary = super::evaluate::evaluate_model(
+    let summary = super::run::evaluate_model(
         &model,
         name,
         &[eval_dataset.to_path_buf()],
@@ -147,7 +148,7 @@ pub fn evaluate_base(
     lengths: Lengths,
     overwrite: bool,
 ) -> anyhow::Result<Row> {
-    let summary = super::evaluate::evaluate_model(
+    let summary = super::run::evaluate_model(
         model,
         "base",
         &[eval_dataset.to_path_buf()],
@@ -204,4 +205,9 @@ pub fn report(out: &Path, rows: &[Row], command: &str, seconds: f64) -> anyhow::
 /// The command line as typed (for result tables).
 pub fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+/// The shipped synthetic dataset (`quickstart` and `study` train on it by default).
+pub fn shipped_data() -> PathBuf {
+    rankwise_assets::workspace_root().join("datasets/synthetic-scifact-qwen05b")
 }

@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let (mut config, settings) = small_run(&model, &ml, &out, 256, args.seed, args.smoke);
     // Every model, the base model included, is evaluated at the training lengths.
-    let lengths = super::common::Lengths::both(config.query_max_length, config.passage_max_length);
+    let lengths = super::args::Lengths::both(config.query_max_length, config.passage_max_length);
     config.epochs = args.epochs;
     let progress = !args.smoke;
     let results = vec![

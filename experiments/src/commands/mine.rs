@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = EvalSettings {
         split: args.split.clone(),
         k,
-        ..super::evaluate::default_settings(Some(args.out.with_file_name("embedding-cache")))
+        ..super::run::default_settings(Some(args.out.with_file_name("embedding-cache")))
     };
     let outcome = match args.teacher {
         Teacher::Bm25 => evaluate_bm25(&dataset, Bm25Params::default(), "bm25", &settings)?,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod args;
 pub mod bm25;
 pub mod common;
 pub mod embed;
@@ -10,6 +11,7 @@ pub mod mine;
 pub mod outputs;
 pub mod quickstart;
 pub mod reproduce;
+pub mod run;
 pub mod study;
 pub mod train;
 

@@ -38,17 +38,15 @@ pub struct Args {
     pub overwrite: bool,
 }
 
-/// The shipped synthetic dataset.
-pub fn shipped_data() -> PathBuf {
-    rankwise_assets::workspace_root().join("datasets/synthetic-scifact-qwen05b")
-}
-
 /// Runs `quickstart`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = Instant::now();
     let model = super::resolve_model(&args.model)?;
     let eval = super::resolve_dataset(&args.eval_dataset)?;
-    let data = args.data.clone().unwrap_or_else(shipped_data);
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(super::common::shipped_data);
     let out = &args.output;
     super::outputs::claim_output(out, args.overwrite)?;
     std::fs::create_dir_all(out)?;
@@ -60,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bin = write_data_config(&out.join("data-binary.toml"), &binarised(source, 2.0, 3, 7))?;
     let (config, settings) = small_run(&model, &ml, out, 128, 7, args.smoke);
     // Every model, the base model included, is evaluated at the training lengths.
-    let lengths = super::common::Lengths::both(config.query_max_length, config.passage_max_length);
+    let lengths = super::args::Lengths::both(config.query_max_length, config.passage_max_length);
     let progress = !args.smoke;
     let rows = vec![
         evaluate_base(&model, out, &eval, &settings, lengths, args.overwrite)?,

@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     pub eval_max_queries: Option<usize>,
     #[command(flatten)]
-    pub existing: super::train::ExistingArgs,
+    pub existing: super::args::ExistingArgs,
 }
 
 /// `eval.toml`: the collections a trained model is evaluated on.
@@ -98,21 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| rankwise_assets::workspace_root().join("experiments/configs"));
     let file = dir.join(format!("{}.toml", args.run.file()));
-    let train_args = super::train::Args {
-        config: file.clone(),
-        existing: args.existing,
-        devices: args.devices,
-        output_dir: None,
+    let overrides = super::args::TrainOverrides {
         model: args.model.clone(),
-        loss: None,
-        lr: None,
         global_batch: args.global_batch,
         chunk_size: args.chunk_size,
         max_steps: args.max_steps,
-        precision: None,
-        quiet: false,
+        ..Default::default()
     };
-    let config = train_args.config()?;
+    let config = overrides.apply(rankwise_train::TrainConfig::read(&file)?)?;
     println!(
         "{}: global batch {} queries × group from the data, embedded {} at a time over {} device(s), {} micro-batch(es) per step; lr {:e}, {:?} warm-up over {:.0} % of the steps then linear decay (DeepSpeed WarmupDecayLR); dropout {}",
         args.run.file(),
@@ -132,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (h, a) => format!("hidden {h:?}, attention {a:?}"),
         }
     );
-    let trained = super::train::train_config(&config, args.devices, args.existing.policy(), true)?;
+    let trained = super::run::train_config(&config, args.devices, args.existing.policy(), true)?;
     let model = trained.model_dir.expect("finished runs export a model");
     let eval_file = dir.join("eval.toml");
     let text = std::fs::read_to_string(&eval_file)
@@ -149,7 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let settings = EvalSettings {
             split: d.split.clone(),
             max_queries: args.eval_max_queries,
-            ..super::evaluate::default_settings(Some(config.output_dir.join("embedding-cache")))
+            ..super::run::default_settings(Some(config.output_dir.join("embedding-cache")))
         };
         let name = path
             .file_name()
@@ -157,12 +150,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .to_string_lossy()
             .to_string();
         let out: &Path = &config.output_dir;
-        let summary = super::evaluate::evaluate_model(
+        let summary = super::run::evaluate_model(
             &model,
             args.run.file(),
             std::slice::from_ref(&path),
             &settings,
-            super::evaluate::Lengths::both(config.query_max_length, config.passage_max_length),
+            super::args::Lengths::both(config.query_max_length, config.passage_max_length),
             &out.join(format!("eval-{name}.json")),
             args.existing.resume || args.existing.overwrite,
         )?

@@ -23,8 +23,8 @@ use rankwise_eval::{Bm25Params, EvalSettings, Summary, evaluate_bm25};
 use rankwise_train::{LossKind, TrainConfig, WarmupShape};
 use serde::{Deserialize, Serialize};
 
-use super::common::Lengths;
-use super::evaluate::{evaluate_model, report_each};
+use super::args::Lengths;
+use super::run::{evaluate_model, report_each};
 
 /// Arguments of `study`.
 #[derive(clap::Args)]
@@ -250,7 +250,7 @@ impl StudySettings {
         let synthetic = std::path::absolute(
             args.synthetic
                 .clone()
-                .unwrap_or_else(super::quickstart::shipped_data),
+                .unwrap_or_else(super::common::shipped_data),
         )?;
         anyhow::ensure!(
             synthetic.join("qrels").is_dir(),
@@ -340,7 +340,7 @@ impl StudySettings {
         EvalSettings {
             max_queries: self.max_eval_queries,
             progress,
-            ..super::evaluate::default_settings(Some(out.join("embedding-cache")))
+            ..super::run::default_settings(Some(out.join("embedding-cache")))
         }
     }
 
@@ -433,7 +433,7 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 fn train_unit(config: &TrainConfig, progress: bool) -> anyhow::Result<(PathBuf, f64)> {
     let t = Instant::now();
     let outcome =
-        super::train::train_config(config, 1, rankwise_train::OnExisting::ResumeIfAny, progress)?;
+        super::run::train_config(config, 1, rankwise_train::OnExisting::ResumeIfAny, progress)?;
     let model = outcome
         .model_dir
         .context("a finished run exports its model")?;
