@@ -45,9 +45,7 @@ impl<B: crate::TrainingBackend> TrainParts<B> {
     /// precision, loaded on `devices[0]` (every device must support the precision).
     pub fn load(config: &TrainConfig, devices: &[B::Device]) -> Result<Self, TrainError> {
         config.validate()?;
-        let main = devices
-            .first()
-            .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))?;
+        let main = main_device::<B>(devices)?;
         let mut options = EncoderOptions::detect(&config.model)?;
         options.query_max_length = config.query_max_length;
         options.passage_max_length = config.passage_max_length;
@@ -68,6 +66,13 @@ impl<B: crate::TrainingBackend> TrainParts<B> {
             dataset: Arc::new(DatasetConfig::read(&config.data)?.load()?),
         })
     }
+}
+
+/// The device that holds the master weights: the first; an error when there is none.
+fn main_device<B: crate::TrainingBackend>(devices: &[B::Device]) -> Result<&B::Device, TrainError> {
+    devices
+        .first()
+        .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))
 }
 
 /// What a run reports to as it goes (the part of Burn's `Learner` event hooks that training a
@@ -395,9 +400,7 @@ pub fn train<B: crate::TrainingBackend>(
     let latest = checkpoint::latest(out)?;
     let resume = prepare(out, control.existing, latest.is_some())?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let main = devices
-        .first()
-        .ok_or_else(|| TrainError::config("devices", "at least one device is needed"))?;
+    let main = main_device::<B>(devices)?;
     let TrainParts { encoder, dataset } = parts;
     let batcher = TrainBatcher::for_encoder(&encoder);
 
