@@ -13,7 +13,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::Instant;
 
 use rankwise_data::{
@@ -24,8 +24,9 @@ use rankwise_files::read_corpus;
 /// The system allocator, counting live and peak heap bytes.
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Signed: blocks allocated before counting started may be freed while it runs.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 /// Off during timed runs: then an allocation only reads this flag.
 static COUNTING: AtomicBool = AtomicBool::new(false);
 
@@ -33,27 +34,22 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
+            let size = layout.size() as isize;
+            PEAK.fetch_max(LIVE.fetch_add(size, Ordering::Relaxed) + size, Ordering::Relaxed);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
         if COUNTING.load(Ordering::Relaxed) {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
-            if new_size >= layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                    - layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
+            let grown = new_size as isize - layout.size() as isize;
+            PEAK.fetch_max(LIVE.fetch_add(grown, Ordering::Relaxed) + grown, Ordering::Relaxed);
         }
         p
     }
@@ -70,14 +66,15 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
 }
 
 /// Runs `f` with the heap counter on, returning its result and its peak heap (bytes allocated
-/// by `f` and live at the same time; frees of memory allocated before do not count).
+/// by `f` and live at the same time; a block allocated before and freed by `f` lowers the count,
+/// as the freed memory is there for `f` to reuse).
 fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
     LIVE.store(0, Ordering::Relaxed);
     PEAK.store(0, Ordering::Relaxed);
     COUNTING.store(true, Ordering::SeqCst);
     let out = f();
     COUNTING.store(false, Ordering::SeqCst);
-    (out, PEAK.load(Ordering::Relaxed))
+    (out, PEAK.load(Ordering::Relaxed).max(0) as usize)
 }
 
 fn env(name: &str, default: usize) -> usize {

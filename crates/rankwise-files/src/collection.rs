@@ -26,10 +26,12 @@ impl StringColumn {
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
+    #[inline]
     fn range(&self, i: usize) -> Range<usize> {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         start..self.ends[i]
     }
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> &str {
         &self.data[self.range(i)]
     }
@@ -174,6 +176,7 @@ impl Collection {
     }
 
     /// The segment holding a position, and the position within it.
+    #[inline]
     fn locate(&self, i: usize) -> (&Records, usize) {
         assert!(i < self.len, "position {i} out of range (len {})", self.len);
         let s = if self.starts.len() == 1 {
@@ -189,6 +192,7 @@ impl Collection {
         &self.path
     }
     /// Number of records.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -197,6 +201,7 @@ impl Collection {
         self.len == 0
     }
     /// Position of an id.
+    #[inline]
     pub fn position(&self, id: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(id);
         self.index
@@ -204,15 +209,18 @@ impl Collection {
             .map(|&(_, i)| i)
     }
     /// Text of an id.
+    #[inline]
     pub fn get(&self, id: &str) -> Option<&str> {
         self.position(id).map(|i| self.text(i))
     }
     /// Id at a position.
+    #[inline]
     pub fn id(&self, i: usize) -> &str {
         let (seg, k) = self.locate(i);
         seg.ids.get(k)
     }
     /// Text at a position.
+    #[inline]
     pub fn text(&self, i: usize) -> &str {
         let (seg, k) = self.locate(i);
         seg.texts.get(k)
