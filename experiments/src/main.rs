@@ -53,6 +53,8 @@ enum Command {
     Mine(commands::mine::Args),
     /// Write synthetic passages at relevance levels 3/2/1/0 for each query with an LLM server.
     Generate(commands::generate::Args),
+    /// Burn's global orchestrator, for a training run over several machines (`train --nodes`).
+    Orchestrator(commands::orchestrator::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Reproduce(args) => commands::reproduce::run(args),
         Command::Mine(args) => commands::mine::run(args),
         Command::Study(args) => commands::study::run(args),
+        Command::Orchestrator(args) => commands::orchestrator::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -85,12 +88,15 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs to stderr through `tracing`: `RUST_LOG` picks what is shown (default: `info`), colours
+/// Logs to stderr through `tracing` (and the `log` records of dependencies such as Burn's
+/// collective): `RUST_LOG` picks what is shown (default: `info`), colours
 /// only on a terminal. Progress bars stay with indicatif; results go to stdout and files.
 fn logging() {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        // Burn's collective logs every registration at `info`; its warnings and errors stay.
+        tracing_subscriber::EnvFilter::new("info,burn_collective=warn,burn_communication=warn")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

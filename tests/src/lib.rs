@@ -94,3 +94,27 @@ pub fn topic_run(root: &Path, data: &Path, out: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Whether a wgpu adapter exists (feature `wgpu`); without one the calling test should return
+/// early (it is skipped, and says so), unless `RANKWISE_REQUIRE_WGPU=1` (set by CI) makes that a
+/// failure.
+#[cfg(feature = "wgpu")]
+pub fn wgpu_adapter_available() -> bool {
+    use burn::backend::Wgpu;
+    let device = burn::backend::wgpu::WgpuDevice::default();
+    let probe = std::panic::catch_unwind(|| {
+        burn::tensor::Tensor::<Wgpu, 1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar()
+    });
+    match probe {
+        Ok(v) => v == 3.0 || panic!("wgpu device computes wrong sums"),
+        Err(_) if std::env::var("RANKWISE_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+            panic!("RANKWISE_REQUIRE_WGPU=1 but no wgpu adapter could be created")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: no wgpu adapter (set RANKWISE_REQUIRE_WGPU=1 to make this fail)");
+            false
+        }
+    }
+}

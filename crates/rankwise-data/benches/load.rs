@@ -35,7 +35,10 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             let size = layout.size() as isize;
-            PEAK.fetch_max(LIVE.fetch_add(size, Ordering::Relaxed) + size, Ordering::Relaxed);
+            PEAK.fetch_max(
+                LIVE.fetch_add(size, Ordering::Relaxed) + size,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -49,7 +52,10 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() && COUNTING.load(Ordering::Relaxed) {
             let grown = new_size as isize - layout.size() as isize;
-            PEAK.fetch_max(LIVE.fetch_add(grown, Ordering::Relaxed) + grown, Ordering::Relaxed);
+            PEAK.fetch_max(
+                LIVE.fetch_add(grown, Ordering::Relaxed) + grown,
+                Ordering::Relaxed,
+            );
         }
         p
     }

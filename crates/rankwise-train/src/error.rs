@@ -62,6 +62,13 @@ pub enum TrainError {
     /// The loss rejected its inputs.
     #[error(transparent)]
     Loss(#[from] rankwise_loss::LossError),
+    /// A collective operation of a data-parallel run failed or timed out (a peer or node
+    /// stopped, cannot be reached, or runs with other settings).
+    #[error("data-parallel run: {detail}")]
+    Collective {
+        /// What failed and the way on.
+        detail: String,
+    },
     /// A hook of the run (e.g. evaluation during training) failed.
     #[error("after step {step}: {source}")]
     Hook {

@@ -6,6 +6,8 @@
 //! * [`config`]: the TOML run configuration with the paper's defaults.
 //! * [`step`]: one micro-batch — in-batch scores, the loss over the global batch, and its
 //!   gradient, in one pass or GradCache chunks spread over several devices.
+//! * [`collective`]: what several devices or machines training together exchange (Burn's
+//!   collective): the gathered embeddings and the summed gradients, with a timeout.
 //! * [`trainer`]: the loop (AdamW, warm-up + linear decay, global-norm clipping, accumulation,
 //!   checkpoints, resume, logs, export) over built [`TrainParts`], reporting to [`TrainHooks`].
 //! * [`memory`]: allocator settings that keep a CPU training step from page-faulting its
@@ -14,16 +16,19 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod clip;
+pub mod collective;
 pub mod config;
 pub mod error;
 pub mod loss;
 pub mod memory;
 pub mod output;
+mod peers;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
 
 pub use batch::{EpochDataset, TrainBatch, TrainBatcher};
+pub use collective::{Cluster, Peer};
 pub use config::{
     LossKind, LossSettings, NORMALIZED_LISTWISE_TEMPERATURE, OptimizerSettings, TrainConfig,
     WarmupShape,

@@ -20,6 +20,7 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rankwise_encoder::dropout::derive;
 use rankwise_encoder::{BiEncoder, BiEncoderModel, Dropout, EncoderOptions, Side, TokenBatch};
 
+use crate::collective::Peer;
 use crate::error::TrainError;
 use crate::loss::Objective;
 
@@ -226,34 +227,141 @@ pub fn batch_gradients<B: crate::TrainingBackend>(
         q_parts.push(q.to_device(main));
         p_parts.push(p.to_device(main));
     }
-    let q_all = Tensor::<B, 2>::from_inner(Tensor::cat(q_parts, 0)).require_grad();
-    let p_all = Tensor::<B, 2>::from_inner(Tensor::cat(p_parts, 0)).require_grad();
-    let s = scores(q_all.clone(), p_all.clone(), g, in_batch);
-    let spread = score_spread_tensor(&s);
-    let loss = objective.forward(s, labels(batch, main))?;
-    let grads = loss.backward();
-    let (value, score_spread) = read_loss_and_spread(&loss, spread);
-    let gq = q_all.grad(&grads).expect("queries take part in the loss");
-    let gp = p_all.grad(&grads).expect("passages take part in the loss");
+    let cached = embedding_gradients::<B>(
+        Tensor::cat(q_parts, 0),
+        Tensor::cat(p_parts, 0),
+        batch,
+        objective,
+        in_batch,
+        main,
+    )?;
     // Pass 2: per chunk, back-propagate the cached embedding gradients.
     let mut acc = GradientsAccumulator::<BiEncoderModel<B>>::new();
     for (d, rows) in &parts {
         let model = &replicas[*d];
         let dev = &devices[*d];
-        let (q, p) = embed(model, options, batch, rows.clone(), dropout, dev);
-        let gq_c = Tensor::<B, 2>::from_inner(gq.clone().slice(rows.clone()).to_device(dev));
-        let gp_c = Tensor::<B, 2>::from_inner(
-            gp.clone()
-                .slice(rows.start * g..rows.end * g)
-                .to_device(dev),
-        );
-        let surrogate = (q * gq_c).sum() + (p * gp_c).sum();
-        let chunk_grads = GradientsParams::from_grads(surrogate.backward(), model);
+        let chunk_grads = backpropagate(model, options, batch, rows.clone(), dropout, &cached, dev);
         acc.accumulate(&replicas[0], chunk_grads.to_device(main, model));
     }
     Ok(StepResult {
-        loss: value,
+        loss: cached.loss,
+        score_spread: cached.score_spread,
+        grads: acc.grads(),
+    })
+}
+
+/// The loss over the whole batch and its gradient with respect to every embedding (GradCache's
+/// cache), computed on `device` from the gathered embeddings.
+struct EmbeddingGradients<B: burn::tensor::backend::AutodiffBackend> {
+    loss: f64,
+    score_spread: f64,
+    queries: Tensor<B::InnerBackend, 2>,
+    passages: Tensor<B::InnerBackend, 2>,
+}
+
+fn embedding_gradients<B: crate::TrainingBackend>(
+    q_all: Tensor<B::InnerBackend, 2>,
+    p_all: Tensor<B::InnerBackend, 2>,
+    batch: &TrainBatch,
+    objective: &Objective,
+    in_batch: bool,
+    device: &B::Device,
+) -> Result<EmbeddingGradients<B>, TrainError> {
+    let q_all = Tensor::<B, 2>::from_inner(q_all).require_grad();
+    let p_all = Tensor::<B, 2>::from_inner(p_all).require_grad();
+    let s = scores(q_all.clone(), p_all.clone(), batch.group_size, in_batch);
+    let spread = score_spread_tensor(&s);
+    let loss = objective.forward(s, labels(batch, device))?;
+    let grads = loss.backward();
+    let (loss, score_spread) = read_loss_and_spread(&loss, spread);
+    Ok(EmbeddingGradients {
+        loss,
         score_spread,
+        queries: q_all.grad(&grads).expect("queries take part in the loss"),
+        passages: p_all.grad(&grads).expect("passages take part in the loss"),
+    })
+}
+
+/// GradCache's pass 2 for query rows `rows`: re-embeds them (and their passages) with a graph on
+/// `device` and back-propagates `⟨embeddings, ∂loss/∂embeddings⟩`.
+fn backpropagate<B: crate::TrainingBackend>(
+    model: &BiEncoderModel<B>,
+    options: &EncoderOptions,
+    batch: &TrainBatch,
+    rows: Range<usize>,
+    dropout: Option<&StepDropout>,
+    cached: &EmbeddingGradients<B>,
+    device: &B::Device,
+) -> GradientsParams {
+    let g = batch.group_size;
+    let (q, p) = embed(model, options, batch, rows.clone(), dropout, device);
+    let gq =
+        Tensor::<B, 2>::from_inner(cached.queries.clone().slice(rows.clone()).to_device(device));
+    let gp = Tensor::<B, 2>::from_inner(
+        cached
+            .passages
+            .clone()
+            .slice(rows.start * g..rows.end * g)
+            .to_device(device),
+    );
+    let surrogate = (q * gq).sum() + (p * gp).sum();
+    GradientsParams::from_grads(surrogate.backward(), model)
+}
+
+/// [`batch_gradients`] for one peer of a data-parallel run ([`Peer`]): this peer embeds its
+/// share of the batch (rows `plan(n, peers, chunk)` gives its rank) without a graph, the
+/// embeddings of all peers are gathered, every peer computes the loss over the whole batch and
+/// its embedding gradients (the same everywhere), and back-propagates its own chunks. The
+/// gradients returned are this peer's share; their sum over the peers is the batch's gradient.
+#[allow(clippy::too_many_arguments)]
+pub fn peer_gradients<B: crate::TrainingBackend>(
+    model: &BiEncoderModel<B>,
+    options: &EncoderOptions,
+    batch: &TrainBatch,
+    objective: &Objective,
+    in_batch: bool,
+    device: &B::Device,
+    peer: &Peer,
+    chunk: usize,
+    dropout: Option<&StepDropout>,
+) -> Result<StepResult, TrainError> {
+    let (n, g) = (batch.len(), batch.group_size);
+    let own: Vec<Range<usize>> = plan(n, peer.count, chunk)
+        .into_iter()
+        .filter(|(d, _)| *d == peer.rank)
+        .map(|(_, rows)| rows)
+        .collect();
+    let width = model.query.embeddings.word.weight.val().dims()[1];
+    let inner = model.valid();
+    let embedded = (!own.is_empty()).then(|| {
+        let (q, p): (Vec<_>, Vec<_>) = own
+            .iter()
+            .map(|rows| embed(&inner, options, batch, rows.clone(), dropout, device))
+            .unzip();
+        (Tensor::cat(q, 0), Tensor::cat(p, 0))
+    });
+    let span = match (own.first(), own.last()) {
+        (Some(a), Some(b)) => a.start..b.end,
+        _ => 0..0,
+    };
+    let (q_all, p_all) = peer.gather_rows(
+        embedded,
+        (span.clone(), span.start * g..span.end * g),
+        (n, n * g),
+        width,
+        device,
+    )?;
+    let cached = embedding_gradients::<B>(q_all, p_all, batch, objective, in_batch, device)?;
+    let mut acc = GradientsAccumulator::<BiEncoderModel<B>>::new();
+    for rows in own {
+        acc.accumulate(
+            model,
+            backpropagate(model, options, batch, rows, dropout, &cached, device),
+        );
+    }
+    Ok(StepResult {
+        loss: cached.loss,
+        score_spread: cached.score_spread,
         grads: acc.grads(),
     })
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::batch::{TrainBatch, TrainBatcher};
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{GradientsAccumulator, Optimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::ElementConversion;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -23,12 +23,14 @@ use serde::Serialize;
 
 use crate::checkpoint::{self, TrainState};
 use crate::clip::{clip_grad_norm_on_device, scale_grads};
+use crate::collective::{Cluster, Peer};
 use crate::config::TrainConfig;
 use crate::error::{HookError, TrainError};
 use crate::loss::Objective;
 use crate::output::{OnExisting, config_differences, prepare};
+use crate::peers::Peers;
 use crate::schedule::LrSchedule;
-use crate::step::{StepDropout, batch_gradients};
+use crate::step::{StepDropout, StepResult, batch_gradients, peer_gradients};
 
 /// What a run trains: the encoder it starts from (on the first device) and the dataset it draws
 /// its items from. [`TrainParts::load`] builds them from a [`TrainConfig`]; a program of its own
@@ -106,6 +108,10 @@ pub struct RunControl {
     pub progress: bool,
     /// Return after this many steps (as if killed), without the final export.
     pub stop_after: Option<u64>,
+    /// How several devices share a step: `None` (the default), in turn on the calling thread
+    /// (GradCache chunks spread over the devices); `Some`, concurrently, one thread per device,
+    /// through Burn's collective, on this machine or across several ([`Cluster`]).
+    pub parallel: Option<Cluster>,
 }
 
 /// One line of `metrics.jsonl`.
@@ -296,6 +302,72 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
                 }
             })
             .collect();
+        let gradients =
+            |_: &BiEncoderModel<B>, batch: &TrainBatch, dropout: Option<&StepDropout>| {
+                batch_gradients(
+                    &replicas,
+                    self.options,
+                    batch,
+                    self.objective,
+                    self.in_batch,
+                    self.devices,
+                    self.chunk_size,
+                    dropout,
+                )
+            };
+        self.apply(model, optim, step, micro_batches, lr, gradients, |_, g| {
+            Ok(g)
+        })
+    }
+
+    /// [`StepSettings::step`] for one peer of a data-parallel run, on its device
+    /// (`devices[0]`): its share of every micro-batch ([`peer_gradients`]), the gradients
+    /// summed over all peers, then the same clipping and update as every other peer.
+    pub fn peer_step<O: Optimizer<BiEncoderModel<B>, B>>(
+        &self,
+        peer: &Peer,
+        model: BiEncoderModel<B>,
+        optim: &mut O,
+        step: u64,
+        micro_batches: &[TrainBatch],
+        lr: f64,
+    ) -> Result<(BiEncoderModel<B>, StepStats), TrainError> {
+        let gradients =
+            |model: &BiEncoderModel<B>, batch: &TrainBatch, dropout: Option<&StepDropout>| {
+                peer_gradients(
+                    model,
+                    self.options,
+                    batch,
+                    self.objective,
+                    self.in_batch,
+                    &self.devices[0],
+                    peer,
+                    self.chunk_size,
+                    dropout,
+                )
+            };
+        let sum = |model: &BiEncoderModel<B>, grads| peer.sum_gradients::<B, _>(model, grads);
+        self.apply(model, optim, step, micro_batches, lr, gradients, sum)
+    }
+
+    /// The step around the gradients: every micro-batch's gradient (`gradients`), their sum
+    /// (`reduce` adds other peers' when there are any) divided by `grad_accumulation`,
+    /// global-norm clipping, and the optimiser's update.
+    #[allow(clippy::too_many_arguments)]
+    fn apply<O: Optimizer<BiEncoderModel<B>, B>>(
+        &self,
+        model: BiEncoderModel<B>,
+        optim: &mut O,
+        step: u64,
+        micro_batches: &[TrainBatch],
+        lr: f64,
+        mut gradients: impl FnMut(
+            &BiEncoderModel<B>,
+            &TrainBatch,
+            Option<&StepDropout>,
+        ) -> Result<StepResult, TrainError>,
+        reduce: impl FnOnce(&BiEncoderModel<B>, GradientsParams) -> Result<GradientsParams, TrainError>,
+    ) -> Result<(BiEncoderModel<B>, StepStats), TrainError> {
         let mut accumulator = GradientsAccumulator::<BiEncoderModel<B>>::new();
         let mut loss_sum = 0.0;
         let mut spread_sum = 0.0;
@@ -303,16 +375,7 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
         for (micro, batch) in micro_batches.iter().enumerate() {
             tokens += batch.tokens();
             let dropout = StepDropout::new(self.dropout.0, self.dropout.1, self.seed, step, micro);
-            let r = batch_gradients(
-                &replicas,
-                self.options,
-                batch,
-                self.objective,
-                self.in_batch,
-                self.devices,
-                self.chunk_size,
-                dropout.as_ref(),
-            )?;
+            let r = gradients(&model, batch, dropout.as_ref())?;
             if !r.loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     step: step + 1,
@@ -324,7 +387,7 @@ impl<B: crate::TrainingBackend> StepSettings<'_, B> {
             spread_sum += r.score_spread;
             accumulator.accumulate(&model, r.grads);
         }
-        let mut grads = accumulator.grads();
+        let mut grads = reduce(&model, accumulator.grads())?;
         if self.grad_accumulation > 1 {
             scale_grads::<B, _>(&model, &mut grads, 1.0 / self.grad_accumulation as f64);
         }
@@ -397,9 +460,16 @@ pub fn train<B: crate::TrainingBackend>(
             detail: "exists and is not a folder".into(),
         });
     }
+    // With several nodes, node 0 writes the run's files; the others read its checkpoints.
+    let writes = control.parallel.as_ref().is_none_or(Cluster::writes);
     let latest = checkpoint::latest(out)?;
-    let resume = prepare(out, control.existing, latest.is_some())?;
-    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+    let resume = if writes {
+        let resume = prepare(out, control.existing, latest.is_some())?;
+        std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
+        resume
+    } else {
+        follow(out, control.existing, latest.is_some())?
+    };
     let main = main_device::<B>(devices)?;
     let TrainParts { encoder, dataset } = parts;
     let batcher = TrainBatcher::for_encoder(&encoder);
@@ -476,10 +546,14 @@ pub fn train<B: crate::TrainingBackend>(
         resumed_from = Some(s.step);
         state = s;
         last_checkpoint = Some(path);
-        truncate_log(&metrics, state.step)?;
+        if writes {
+            truncate_log(&metrics, state.step)?;
+        }
     }
-    let text = toml::to_string(&resolved).expect("config serialises");
-    rankwise_files::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
+    if writes {
+        let text = toml::to_string(&resolved).expect("config serialises");
+        rankwise_files::write_atomic(&out.join("config.resolved.toml"), text.as_bytes())?;
+    }
     let objective = Objective::new(&config.loss, temperature)?;
     let settings = StepSettings::<B> {
         options: &encoder.options,
@@ -524,31 +598,45 @@ pub fn train<B: crate::TrainingBackend>(
             }
         };
     }
-    while state.step < total {
-        if control.stop_after.is_some_and(|s| state.step >= s) {
-            pb.finish_and_clear();
-            return Ok(ended!(None, false));
-        }
-        let step_start = Instant::now();
-        let epoch = state.step / steps_per_epoch;
-        if epoch != order_epoch {
-            order = epoch_order(dataset.len(), config.seed, epoch);
-            order_epoch = epoch;
-        }
-        let in_epoch = state.step % steps_per_epoch;
-        let micro_batches = epoch_plan
-            .step_items(in_epoch)
-            .into_iter()
-            .map(|r| {
-                let items: Vec<_> = order[r].iter().map(|&i| dataset.item(i, epoch)).collect();
-                batcher.tokenize(&items)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let queries: usize = micro_batches.iter().map(TrainBatch::len).sum();
-        let lr = schedule.lr(state.step);
-        let (next, stats) = settings
-            .step(model, &mut optim, state.step, &micro_batches, lr)
-            .map_err(|e| match e {
+    std::thread::scope(|scope| {
+        let peers = match &control.parallel {
+            Some(cluster) => Some(Peers::start(
+                scope, cluster, &settings, &model, &optim, state.step,
+            )?),
+            None => None,
+        };
+        // `Some(interrupted)` when the loop stops before the last step.
+        let stopped = loop {
+            if state.step >= total {
+                break None;
+            }
+            if control.stop_after.is_some_and(|s| state.step >= s) {
+                break Some(false);
+            }
+            let step_start = Instant::now();
+            let epoch = state.step / steps_per_epoch;
+            if epoch != order_epoch {
+                order = epoch_order(dataset.len(), config.seed, epoch);
+                order_epoch = epoch;
+            }
+            let in_epoch = state.step % steps_per_epoch;
+            let micro_batches = epoch_plan
+                .step_items(in_epoch)
+                .into_iter()
+                .map(|r| {
+                    let items: Vec<_> = order[r].iter().map(|&i| dataset.item(i, epoch)).collect();
+                    batcher.tokenize(&items)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let queries: usize = micro_batches.iter().map(TrainBatch::len).sum();
+            let lr = schedule.lr(state.step);
+            let stepped = match &peers {
+                Some(peers) => {
+                    peers.step(&settings, model, &mut optim, state.step, &micro_batches, lr)
+                }
+                None => settings.step(model, &mut optim, state.step, &micro_batches, lr),
+            };
+            let (next, stats) = stepped.map_err(|e| match e {
                 TrainError::NonFinite { step, loss, .. } => {
                     pb.finish_and_clear();
                     TrainError::NonFinite {
@@ -559,69 +647,94 @@ pub fn train<B: crate::TrainingBackend>(
                 }
                 e => e,
             })?;
-        model = next;
-        let (loss, grad_norm, tokens) = (stats.loss, stats.grad_norm, stats.tokens);
-        state.step += 1;
-        let first = *first_spread.get_or_insert(stats.score_spread);
-        if warnings.is_empty()
-            && let Some(w) = spread_warning(first, stats.score_spread, state.step, temperature)
-        {
-            pb.suspend(|| tracing::warn!("{w}"));
-            warnings.push(w);
-        }
-        state.losses.push(loss);
-        let secs = step_start.elapsed().as_secs_f64();
-        let mut line = StepLog {
-            step: state.step,
-            epoch,
-            loss,
-            lr,
-            grad_norm,
-            score_spread: stats.score_spread,
-            queries_per_s: queries as f64 / secs,
-            tokens_per_s: tokens as f64 / secs,
-            elapsed_s: run_start.elapsed().as_secs_f64(),
-            eval: None,
-        };
-        hooks
-            .on_step(&mut line, &encoder.with_model(model.valid()), total)
-            .map_err(|source| TrainError::Hook {
+            model = next;
+            let (loss, grad_norm, tokens) = (stats.loss, stats.grad_norm, stats.tokens);
+            state.step += 1;
+            let first = *first_spread.get_or_insert(stats.score_spread);
+            if warnings.is_empty()
+                && let Some(w) = spread_warning(first, stats.score_spread, state.step, temperature)
+            {
+                pb.suspend(|| tracing::warn!("{w}"));
+                warnings.push(w);
+            }
+            state.losses.push(loss);
+            let secs = step_start.elapsed().as_secs_f64();
+            let mut line = StepLog {
                 step: state.step,
-                source,
-            })?;
-        log_line(&metrics, &line)?;
-        pb.set_message(format!(
-            "loss {loss:.5} · lr {lr:.2e} · {:.1} q/s",
-            line.queries_per_s
-        ));
-        pb.set_position(state.step);
-        let interrupted = control
-            .interrupt
-            .as_ref()
-            .is_some_and(|f| f.load(Ordering::SeqCst));
-        let due = config.checkpoint_every > 0 && state.step.is_multiple_of(config.checkpoint_every);
-        if due || state.step == total || interrupted {
-            last_checkpoint = Some(checkpoint::save::<B, _, _>(
-                out,
-                &model,
-                &optim,
-                &state,
-                config.keep_checkpoints,
-            )?);
+                epoch,
+                loss,
+                lr,
+                grad_norm,
+                score_spread: stats.score_spread,
+                queries_per_s: queries as f64 / secs,
+                tokens_per_s: tokens as f64 / secs,
+                elapsed_s: run_start.elapsed().as_secs_f64(),
+                eval: None,
+            };
+            if writes {
+                hooks
+                    .on_step(&mut line, &encoder.with_model(model.valid()), total)
+                    .map_err(|source| TrainError::Hook {
+                        step: state.step,
+                        source,
+                    })?;
+                log_line(&metrics, &line)?;
+            }
+            pb.set_message(format!(
+                "loss {loss:.5} · lr {lr:.2e} · {:.1} q/s",
+                line.queries_per_s
+            ));
+            pb.set_position(state.step);
+            let interrupted = control
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst));
+            let due =
+                config.checkpoint_every > 0 && state.step.is_multiple_of(config.checkpoint_every);
+            if writes && (due || state.step == total || interrupted) {
+                last_checkpoint = Some(checkpoint::save::<B, _, _>(
+                    out,
+                    &model,
+                    &optim,
+                    &state,
+                    config.keep_checkpoints,
+                )?);
+            }
+            if interrupted && state.step < total {
+                break Some(true);
+            }
+        };
+        pb.finish_and_clear();
+        if let Some(peers) = peers {
+            peers.finish::<B>()?;
         }
-        if interrupted && state.step < total {
-            pb.finish_and_clear();
-            return Ok(ended!(None, true));
+        if let Some(interrupted) = stopped {
+            return Ok(ended!(None, interrupted));
         }
+        let model_dir = out.join("model");
+        // A finished run resumed has nothing to add: its exported model stays as it is.
+        let finished_before =
+            resumed_from == Some(total) && model_dir.join("config.json").is_file();
+        if writes && !finished_before {
+            encoder.with_model(model.valid()).save(&model_dir)?;
+        }
+        Ok(ended!(Some(model_dir), false))
+    })
+}
+
+/// What a node other than the first does with an output folder it reads but never writes:
+/// resume from the latest checkpoint when asked to (and there is one), else start afresh.
+fn follow(out: &Path, existing: OnExisting, has_checkpoint: bool) -> Result<bool, TrainError> {
+    match existing {
+        OnExisting::Resume if !has_checkpoint => Err(TrainError::Output {
+            path: out.to_path_buf(),
+            detail: "nothing to resume: no checkpoint here (the nodes after the first read the \
+                     first node's checkpoints: give every node the same, shared output folder)"
+                .into(),
+        }),
+        OnExisting::Resume | OnExisting::ResumeIfAny => Ok(has_checkpoint),
+        OnExisting::Refuse | OnExisting::Overwrite => Ok(false),
     }
-    pb.finish_and_clear();
-    let model_dir = out.join("model");
-    // A finished run resumed has nothing to add: its exported model stays as it is.
-    let finished_before = resumed_from == Some(total) && model_dir.join("config.json").is_file();
-    if !finished_before {
-        encoder.with_model(model.valid()).save(&model_dir)?;
-    }
-    Ok(ended!(Some(model_dir), false))
 }
 
 #[cfg(test)]

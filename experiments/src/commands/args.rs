@@ -1,11 +1,12 @@
 //! Argument groups that several commands take: what to do with an existing run, which
-//! collections to evaluate on and how, the lengths that override a model's own.
+//! collections to evaluate on and how, the lengths that override a model's own, the devices
+//! and nodes a run trains on.
 
 use std::path::PathBuf;
 
 use rankwise_eval::EvalSettings;
 use rankwise_train::config::Precision;
-use rankwise_train::{LossKind, OnExisting, TrainConfig};
+use rankwise_train::{Cluster, LossKind, OnExisting, TrainConfig};
 
 /// What to do with a run already in the output folder (default: refuse, naming both flags).
 #[derive(clap::Args, Clone, Copy, Debug, Default)]
@@ -166,5 +167,71 @@ impl TrainOverrides {
         }
         c.validate()?;
         Ok(c)
+    }
+}
+
+/// The devices a run trains on, and for a run over several machines, where this node sits
+/// (`train`, `reproduce`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct DeviceArgs {
+    /// Devices of this node (GPUs, or CPU replicas) that share each step; the loss sees
+    /// `global_batch` queries whatever this is. With more than one, each device runs on a
+    /// thread of its own, concurrently (unless --sequential).
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Run the devices' chunks in turn on one thread (more memory, no more speed) instead of
+    /// concurrently.
+    #[arg(long, conflicts_with = "nodes")]
+    pub sequential: bool,
+    /// Nodes (processes, usually one per machine) in the run; each runs this command with its
+    /// own --node-rank, the same --devices and a shared output folder.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: u32,
+    /// This node's rank, 0..nodes; rank 0 writes the run's files.
+    #[arg(long, default_value_t = 0)]
+    pub node_rank: u32,
+    /// Address of the orchestrator (`experiments orchestrator`), ws://host:port.
+    #[arg(long)]
+    pub orchestrator: Option<String>,
+    /// Address at which the other nodes reach this one, ws://host:port (the port is opened
+    /// here for the tensors the nodes exchange).
+    #[arg(long)]
+    pub node_address: Option<String>,
+    /// Seconds a step may wait for the other devices or nodes before the run stops with an
+    /// error (a stopped node ends the others' runs this long after).
+    #[arg(long, default_value_t = 600)]
+    pub peer_timeout: u64,
+}
+
+impl Default for DeviceArgs {
+    fn default() -> Self {
+        Self {
+            devices: 1,
+            sequential: false,
+            nodes: 1,
+            node_rank: 0,
+            orchestrator: None,
+            node_address: None,
+            peer_timeout: 600,
+        }
+    }
+}
+
+impl DeviceArgs {
+    /// How the devices share a step: `None` for one device of one node, or with
+    /// `--sequential`; else the cluster of concurrent peers.
+    pub fn parallel(&self) -> Option<Cluster> {
+        (!self.sequential && (self.devices > 1 || self.nodes > 1)).then(|| Cluster {
+            nodes: self.nodes,
+            node_rank: self.node_rank,
+            orchestrator: self.orchestrator.clone(),
+            node_address: self.node_address.clone(),
+            timeout: std::time::Duration::from_secs(self.peer_timeout),
+        })
+    }
+
+    /// Whether this node writes the run's files (node rank 0).
+    pub fn writes(&self) -> bool {
+        self.node_rank == 0
     }
 }

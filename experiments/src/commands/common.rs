@@ -118,7 +118,7 @@ pub fn train_and_evaluate(
     } else {
         OnExisting::Refuse
     };
-    let trained = super::run::train_config(&config, 1, existing, progress)?;
+    let trained = super::run::train_config(&config, &Default::default(), existing, progress)?;
     let train_s = t.elapsed().as_secs_f64();
     let model = trained.model_dir.expect("finished runs export a model");
     let summary = super::run::evaluate_model(

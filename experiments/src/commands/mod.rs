@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod graded;
 pub mod mine;
+pub mod orchestrator;
 pub mod outputs;
 pub mod quickstart;
 pub mod reproduce;

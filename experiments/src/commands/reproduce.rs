@@ -48,10 +48,8 @@ pub struct Args {
     /// Folder with `<run>.toml` and `eval.toml`.
     #[arg(long)]
     pub configs: Option<PathBuf>,
-    /// Devices that share the chunks of the global batch (the loss sees `global_batch`
-    /// queries whatever this is).
-    #[arg(long, default_value_t = 1)]
-    pub devices: usize,
+    #[command(flatten)]
+    pub devices: super::args::DeviceArgs,
     /// Override the model.
     #[arg(long)]
     pub model: Option<PathBuf>,
@@ -115,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             config.chunk_size.to_string()
         },
-        args.devices,
+        args.devices.devices * args.devices.nodes as usize,
         config.grad_accumulation,
         config.optimizer.lr,
         config.optimizer.warmup_shape,
@@ -125,7 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (h, a) => format!("hidden {h:?}, attention {a:?}"),
         }
     );
-    let trained = super::run::train_config(&config, args.devices, args.existing.policy(), true)?;
+    let trained = super::run::train_config(&config, &args.devices, args.existing.policy(), true)?;
     let model = trained.model_dir.expect("finished runs export a model");
     let eval_file = dir.join("eval.toml");
     let text = std::fs::read_to_string(&eval_file)

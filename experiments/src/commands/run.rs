@@ -14,21 +14,21 @@ use rankwise_train::{
     train,
 };
 
-use super::args::Lengths;
+use super::args::{DeviceArgs, Lengths};
 use super::outputs;
 use crate::backend;
 use crate::signals::{self, Interrupted};
 
-/// Trains with `config` on `devices` devices of the selected backend; writes `train.log`
-/// beside the metrics. SIGINT/SIGTERM stop it after the current step with a checkpoint, and it
+/// Trains with `config` on the devices (and nodes) `devices` names, of the selected backend;
+/// writes `train.log` beside the metrics (node rank 0). SIGINT/SIGTERM stop it after the current step with a checkpoint, and it
 /// returns [`Interrupted`] saying how to resume.
 pub fn train_config(
     config: &TrainConfig,
-    devices: usize,
+    devices: &DeviceArgs,
     existing: OnExisting,
     progress: bool,
 ) -> anyhow::Result<TrainOutcome> {
-    let devs = backend::devices(devices);
+    let devs = backend::devices(devices.devices);
     let interrupt = signals::listen("stopping after the current step, with a checkpoint")?;
     let mut hook = EvalHook {
         eval: config.eval.clone(),
@@ -45,6 +45,7 @@ pub fn train_config(
                     interrupt: Some(interrupt),
                     progress,
                     stop_after: None,
+                    parallel: devices.parallel(),
                 },
                 &mut hook,
             )
@@ -71,9 +72,18 @@ pub fn train_config(
         }
         .into());
     }
+    if !devices.writes() {
+        return Ok(outcome);
+    }
     let mut log = format!(
-        "backend {} x{devices} · {} · {:.1} s · final loss {:.6}\n",
+        "backend {} · {} device(s){} · {} · {:.1} s · final loss {:.6}\n",
         backend::NAME,
+        devices.devices,
+        match (devices.parallel(), devices.nodes) {
+            (None, _) => String::new(),
+            (Some(_), 1) => " concurrently".into(),
+            (Some(_), n) => format!(" concurrently on each of {n} nodes"),
+        },
         steps_done(&outcome),
         outcome.seconds,
         outcome.losses.last().copied().unwrap_or(f64::NAN)

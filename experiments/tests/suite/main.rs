@@ -5,3 +5,4 @@ mod evaluate_cli;
 mod experiments_cli;
 mod generate_llm;
 mod hostile_cli;
+mod nodes;

@@ -8,27 +8,6 @@ use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::AutodiffBackend;
 use rankwise_encoder::{BiEncoder, EncoderBackend, EncoderOptions, Precision, Side};
 
-/// Whether a wgpu adapter exists; without one the tests are skipped, unless
-/// `RANKWISE_REQUIRE_WGPU=1` (set by CI) makes that a failure.
-fn adapter_available() -> bool {
-    let device = burn::backend::wgpu::WgpuDevice::default();
-    let probe = std::panic::catch_unwind(|| {
-        burn::tensor::Tensor::<Wgpu, 1>::from_floats([1.0, 2.0], &device)
-            .sum()
-            .into_scalar()
-    });
-    match probe {
-        Ok(v) => v == 3.0 || panic!("wgpu device computes wrong sums"),
-        Err(_) if std::env::var("RANKWISE_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("RANKWISE_REQUIRE_WGPU=1 but no wgpu adapter could be created")
-        }
-        Err(_) => {
-            eprintln!("SKIPPED: no wgpu adapter (set RANKWISE_REQUIRE_WGPU=1 to make this fail)");
-            false
-        }
-    }
-}
-
 const TEXTS: [&str; 3] = [
     "dense retrieval with graded relevance",
     "a much longer passage about list-wise training of bi-encoders on synthetic data written by a language model",
@@ -86,7 +65,7 @@ fn assert_close(got: &[f32], want: &[f32], tol: f32, what: &str) {
 
 #[test]
 fn wgpu_composed_blocks_match_the_ndarray_kernels() {
-    if !adapter_available() {
+    if !rankwise_tests::wgpu_adapter_available() {
         return;
     }
     let want = run::<Autodiff<NdArray>>(Precision::F32);
@@ -101,7 +80,7 @@ fn wgpu_composed_blocks_match_the_ndarray_kernels() {
 
 #[test]
 fn f16_projections_stay_close_to_f32_with_f32_master_gradients() {
-    if !adapter_available() {
+    if !rankwise_tests::wgpu_adapter_available() {
         return;
     }
     let device = Default::default();

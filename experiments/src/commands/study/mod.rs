@@ -432,8 +432,12 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
 /// Trains (resuming a stopped run) and returns the model folder and the seconds spent.
 fn train_unit(config: &TrainConfig, progress: bool) -> anyhow::Result<(PathBuf, f64)> {
     let t = Instant::now();
-    let outcome =
-        super::run::train_config(config, 1, rankwise_train::OnExisting::ResumeIfAny, progress)?;
+    let outcome = super::run::train_config(
+        config,
+        &Default::default(),
+        rankwise_train::OnExisting::ResumeIfAny,
+        progress,
+    )?;
     let model = outcome
         .model_dir
         .context("a finished run exports its model")?;
