@@ -58,6 +58,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    tokio_workers();
     rankwise_train::memory::keep_freed_memory();
     let cli = Cli::parse();
     logging();
@@ -104,4 +105,16 @@ fn logging() {
         .with_target(false)
         .without_time()
         .init();
+}
+
+/// Burn's collective runs on a tokio runtime whose operations between nodes stall with fewer
+/// than 4 worker threads (tokio's default is one per core); unless `TOKIO_WORKER_THREADS` is
+/// set, at least 4.
+fn tokio_workers() {
+    const VAR: &str = "TOKIO_WORKER_THREADS";
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if std::env::var_os(VAR).is_none() && cores < 4 {
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::set_var(VAR, "4") };
+    }
 }

@@ -354,23 +354,20 @@ fn timed<T: Send + 'static>(
         .map_err(|e| TrainError::Collective {
             detail: format!("{what}: cannot start a thread: {e}"),
         })?;
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(TrainError::Collective {
-            detail: format!("{what}: {e:?}"),
-        }),
-        Err(RecvTimeoutError::Timeout) => Err(TrainError::Collective {
-            detail: format!(
-                "{what}: no answer from the other peers within {} s; a node or device has \
-                 stopped or cannot be reached (start every node again with --resume to continue \
-                 from the last checkpoint)",
-                timeout.as_secs_f64()
-            ),
-        }),
-        Err(RecvTimeoutError::Disconnected) => Err(TrainError::Collective {
-            detail: format!("{what}: the collective operation failed (see the log above)"),
-        }),
-    }
+    const WAY_ON: &str = "a node or device has stopped or cannot be reached (start every node \
+                          again with --resume to continue from the last checkpoint)";
+    let detail = match rx.recv_timeout(timeout) {
+        Ok(Ok(value)) => return Ok(value),
+        Ok(Err(e)) => format!("{what}: Burn's collective failed ({e:?}); {WAY_ON}"),
+        Err(RecvTimeoutError::Timeout) => format!(
+            "{what}: no answer from the other peers within {} s; {WAY_ON}",
+            timeout.as_secs_f64()
+        ),
+        Err(RecvTimeoutError::Disconnected) => {
+            format!("{what}: Burn's collective stopped (see the log above); {WAY_ON}")
+        }
+    };
+    Err(TrainError::Collective { detail })
 }
 
 #[cfg(test)]
