@@ -5,9 +5,11 @@
 //!   the batcher with the encoder's tokenizers).
 //! * [`config`]: the TOML run configuration with the paper's defaults.
 //! * [`step`]: one micro-batch — in-batch scores, the loss over the global batch, and its
-//!   gradient, in one pass or GradCache chunks spread over several devices.
+//!   gradient, in one pass, in GradCache chunks, or as one peer's share of a data-parallel step.
 //! * [`collective`]: what several devices or machines training together exchange (Burn's
 //!   collective): the gathered embeddings and the summed gradients, with a timeout.
+//! * [`update`]: one optimiser step over a step's micro-batches (accumulation, the sum over
+//!   peers, clipping, AdamW).
 //! * [`trainer`]: the loop (AdamW, warm-up + linear decay, global-norm clipping, accumulation,
 //!   checkpoints, resume, logs, export) over built [`TrainParts`], reporting to [`TrainHooks`].
 //! * [`memory`]: allocator settings that keep a CPU training step from page-faulting its
@@ -26,6 +28,7 @@ mod peers;
 pub mod schedule;
 pub mod step;
 pub mod trainer;
+pub mod update;
 
 pub use batch::{EpochDataset, TrainBatch, TrainBatcher};
 pub use collective::{Cluster, Peer};
@@ -37,10 +40,8 @@ pub use error::{HookError, TrainError};
 pub use loss::Objective;
 pub use output::{OnExisting, RESUMABLE_KEYS, RUN_FILES, config_differences};
 pub use schedule::LrSchedule;
-pub use trainer::{
-    EpochPlan, RunControl, StepLog, StepSettings, StepStats, TrainHooks, TrainOutcome, TrainParts,
-    train,
-};
+pub use trainer::{EpochPlan, RunControl, StepLog, TrainHooks, TrainOutcome, TrainParts, train};
+pub use update::{StepSettings, StepStats};
 
 use burn::tensor::backend::AutodiffBackend;
 use rankwise_encoder::EncoderBackend;

@@ -21,7 +21,7 @@ use rankwise_encoder::BiEncoderModel;
 use crate::batch::TrainBatch;
 use crate::collective::{Cluster, Peer};
 use crate::error::TrainError;
-use crate::trainer::{StepSettings, StepStats};
+use crate::update::{StepSettings, StepStats};
 
 /// Burn's collective has one session per process and backend: one data-parallel run at a time.
 static SESSION: Mutex<()> = Mutex::new(());

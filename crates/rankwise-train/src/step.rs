@@ -6,7 +6,9 @@
 //! different devices), the loss and its gradient with respect to the gathered embeddings are
 //! computed once over the global batch, and pass 2 re-embeds each chunk with a graph and
 //! back-propagates `⟨embeddings, ∂loss/∂embeddings⟩`. The gradient is the same as the one-pass
-//! gradient on the concatenated batch; memory is bounded by one chunk's graph.
+//! gradient on the concatenated batch; memory is bounded by one chunk's graph. A peer of a
+//! data-parallel run does the same for its share of the batch ([`peer_gradients`]), the
+//! embeddings gathered from every peer through Burn's collective.
 //!
 //! Dropout masks are keyed by (seed, step, micro-batch, side, row of the global batch), so both
 //! passes of a chunk, and any split of the batch into chunks or devices, use the same masks.

@@ -18,18 +18,40 @@ fn run<B: TrainingBackend>(
     parallel: bool,
     dropout: f64,
 ) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
+    run_with::<B>(
+        root,
+        name,
+        devices,
+        parallel,
+        dropout,
+        RunControl::default(),
+    )
+}
+
+/// [`run`] with `control` (its `parallel` set from `parallel`), a checkpoint every step.
+fn run_with<B: TrainingBackend>(
+    root: &Path,
+    name: &str,
+    devices: &[B::Device],
+    parallel: bool,
+    dropout: f64,
+    control: RunControl,
+) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
     let (data, _) = make_data(&root.join(name), 0..24, 24..26);
-    let mut c = TrainConfig::read(&topic_run(root, &data, name)).unwrap();
+    let mut c = TrainConfig::read(&topic_run(&root.join(name), &data, "run")).unwrap();
     c.max_steps = Some(3);
+    c.checkpoint_every = 1;
     c.dropout.hidden = Some(dropout);
     c.dropout.attention = Some(dropout);
     let control = RunControl {
         parallel: parallel.then(Cluster::local),
-        ..Default::default()
+        ..control
     };
     let parts = TrainParts::<B>::load(&c, devices).unwrap();
     let out = rankwise_train::train(&c, parts, devices, &control, &mut ()).unwrap();
-    assert_eq!(out.steps, 3);
+    if out.steps < 3 {
+        return (out.losses, BTreeMap::new());
+    }
     let bytes = std::fs::read(out.model_dir.unwrap().join("model.safetensors")).unwrap();
     let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let params = tensors
@@ -47,6 +69,24 @@ fn run<B: TrainingBackend>(
     (out.losses, params)
 }
 
+/// Every exported parameter of `a` and `b` within 1e-5 (key biases aside: their gradient is 0
+/// up to rounding, and AdamW turns rounding noise, here the order in which the peers'
+/// gradients are summed, into steps of either sign).
+fn assert_same_params(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>, what: &str) {
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(b) {
+        if name.ends_with("attention.self.key.bias") {
+            continue;
+        }
+        let diff = x
+            .iter()
+            .zip(y)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f32::max);
+        assert!(diff <= 1e-5, "{what}: {name} differs by {diff}");
+    }
+}
+
 /// `peers` concurrent peers (on `devices`) against one device with GradCache chunks.
 fn same_as_one_device<B: TrainingBackend>(devices: Vec<B::Device>, dropout: f64) {
     let dir = tempfile::tempdir().unwrap();
@@ -61,21 +101,7 @@ fn same_as_one_device<B: TrainingBackend>(devices: Vec<B::Device>, dropout: f64)
             many.0
         );
     }
-    assert_eq!(one.1.len(), many.1.len());
-    for ((name, a), (_, b)) in one.1.iter().zip(&many.1) {
-        // A key bias adds the same amount to every score of a query row, which the softmax
-        // ignores: its gradient is 0 up to rounding, and AdamW turns rounding noise (here, the
-        // order in which the peers' gradients are summed) into steps of either sign.
-        if name.ends_with("attention.self.key.bias") {
-            continue;
-        }
-        let diff = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(diff <= 1e-5, "{what}: {name} differs by {diff}");
-    }
+    assert_same_params(&one.1, &many.1, &what);
     // The runs trained: the loss moved over the 3 steps.
     assert!(
         one.0[0] != one.0[2],
@@ -103,5 +129,38 @@ fn two_wgpu_peers_equal_one_device() {
     let device = burn::backend::wgpu::WgpuDevice::default();
     for dropout in [0.0, 0.1] {
         same_as_one_device::<B>(vec![device.clone(); 2], dropout);
+    }
+}
+
+#[test]
+fn a_run_of_two_peers_resumes_on_three_and_on_one_device() {
+    type B = Autodiff<NdArray>;
+    let cpu = Default::default();
+    let dir = tempfile::tempdir().unwrap();
+    let whole = run::<B>(dir.path(), "one", &[cpu], false, 0.1);
+    for (name, devices, parallel) in [("three", vec![cpu; 3], true), ("single", vec![cpu], false)] {
+        // The same output folder (`run`) for both halves: two peers stop after step 1.
+        let root = dir.path().join(name);
+        let stop = RunControl {
+            stop_after: Some(1),
+            ..Default::default()
+        };
+        let first = run_with::<B>(&root, "data", &[cpu; 2], true, 0.1, stop);
+        assert_eq!(first.0.len(), 1);
+        let resume = RunControl {
+            existing: rankwise_train::OnExisting::Resume,
+            ..Default::default()
+        };
+        let rest = run_with::<B>(&root, "data", &devices, parallel, 0.1, resume);
+        assert_eq!(rest.0.len(), 3, "{name}: the losses of all 3 steps");
+        for (a, b) in whole.0.iter().zip(&rest.0) {
+            assert!(
+                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
+                "{name}: {:?} vs {:?}",
+                whole.0,
+                rest.0
+            );
+        }
+        assert_same_params(&whole.1, &rest.1, name);
     }
 }
