@@ -3,6 +3,7 @@
 //! library for their common fixtures instead of copying them; it depends on nothing of rankwise but
 //! the asset resolver, so any crate can use it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The tiny BERT of the reference fixtures (a few hundred kB; trains in seconds on a CPU).
@@ -116,5 +117,58 @@ pub fn wgpu_adapter_available() -> bool {
             eprintln!("SKIPPED: no wgpu adapter (set RANKWISE_REQUIRE_WGPU=1 to make this fail)");
             false
         }
+    }
+}
+
+/// Every tensor of a safetensors file of f32 tensors (an exported model), by name.
+pub fn safetensors_f32(path: &Path) -> BTreeMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, values)
+        })
+        .collect()
+}
+
+/// Asserts that two runs' losses agree within 1e-5 (relative) and their parameters within 1e-5,
+/// attention key biases aside: a key bias adds the same amount to every score of a query row,
+/// which the softmax ignores, so its gradient is 0 up to rounding, and AdamW turns rounding
+/// noise (such as the order in which several devices' gradients are summed) into steps of
+/// either sign.
+pub fn assert_same_run(
+    (losses_a, params_a): (&[f64], &BTreeMap<String, Vec<f32>>),
+    (losses_b, params_b): (&[f64], &BTreeMap<String, Vec<f32>>),
+    what: &str,
+) {
+    assert_eq!(losses_a.len(), losses_b.len(), "{what}: steps");
+    for (x, y) in losses_a.iter().zip(losses_b) {
+        assert!(
+            (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+            "{what}: losses {losses_a:?} vs {losses_b:?}"
+        );
+    }
+    assert_eq!(
+        params_a.keys().collect::<Vec<_>>(),
+        params_b.keys().collect::<Vec<_>>(),
+        "{what}: parameters"
+    );
+    for ((name, x), y) in params_a.iter().zip(params_b.values()) {
+        if name.ends_with("attention.self.key.bias") {
+            continue;
+        }
+        let diff = x
+            .iter()
+            .zip(y)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f32::max);
+        assert!(diff <= 1e-5, "{what}: {name} differs by {diff}");
     }
 }

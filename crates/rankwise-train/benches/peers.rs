@@ -7,7 +7,7 @@
 //! `RANKWISE_BENCH_STEPS` (default 3) timed steps after one warm-up step; `RANKWISE_BENCH_LEN`
 //! (default 128) query and passage length on the CPU, `RANKWISE_BENCH_WGPU_LEN` (default 16) on
 //! wgpu (lavapipe takes about 210 s for one step at length 64 on 2 cores);
-//! `RANKWISE_BENCH_WGPU=0` skips wgpu.
+//! `RANKWISE_BENCH_CPU=0` / `RANKWISE_BENCH_WGPU=0` skip the CPU / wgpu runs.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -130,7 +130,9 @@ fn main() {
         std::thread::available_parallelism().map_or(1, usize::from),
         env("RANKWISE_BENCH_STEPS", 3)
     );
-    compare::<Autodiff<NdArray>>("CPU (NdArray)", &data, Default::default(), len);
+    if env("RANKWISE_BENCH_CPU", 1) == 1 {
+        compare::<Autodiff<NdArray>>("CPU (NdArray)", &data, Default::default(), len);
+    }
     if env("RANKWISE_BENCH_WGPU", 1) == 1 {
         let len = env("RANKWISE_BENCH_WGPU_LEN", 16);
         compare::<Autodiff<Wgpu>>("wgpu (default adapter)", &data, Default::default(), len);

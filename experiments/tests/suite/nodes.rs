@@ -3,6 +3,7 @@
 //! a killed node makes the other stop with a clear error within the peer timeout, and both
 //! resume from the last checkpoint to the uninterrupted run's model.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -104,7 +105,7 @@ fn run_nodes(config: &Path, out: &Path, extra: &[&str]) {
 }
 
 /// Losses of `metrics.jsonl` and the exported parameters of a finished run.
-fn result(out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
+fn result(out: &Path) -> (Vec<f64>, BTreeMap<String, Vec<f32>>) {
     let losses = std::fs::read_to_string(out.join("metrics.jsonl"))
         .unwrap()
         .lines()
@@ -114,47 +115,16 @@ fn result(out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
                 .unwrap()
         })
         .collect();
-    let bytes = std::fs::read(out.join("model/model.safetensors")).unwrap();
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut params: Vec<_> = tensors
-        .tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let values = v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (k, values)
-        })
-        .collect();
-    params.sort_by(|a, b| a.0.cmp(&b.0));
-    (losses, params)
+    (
+        losses,
+        rankwise_tests::safetensors_f32(&out.join("model/model.safetensors")),
+    )
 }
 
 fn assert_same(a: &Path, b: &Path) {
     let (la, pa) = result(a);
     let (lb, pb) = result(b);
-    assert_eq!(la.len(), lb.len(), "steps");
-    for (x, y) in la.iter().zip(&lb) {
-        assert!(
-            (x - y).abs() <= 1e-5 * x.abs().max(1.0),
-            "losses {la:?} vs {lb:?}"
-        );
-    }
-    for ((name, x), (_, y)) in pa.iter().zip(&pb) {
-        // A key bias's gradient is 0 up to rounding (the softmax ignores it), and AdamW turns
-        // rounding noise into steps of either sign: nothing to compare.
-        if name.ends_with("attention.self.key.bias") {
-            continue;
-        }
-        let d = x
-            .iter()
-            .zip(y)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f32::max);
-        assert!(d <= 1e-5, "{name} differs by {d}");
-    }
+    rankwise_tests::assert_same_run((&la, &pa), (&lb, &pb), &b.display().to_string());
 }
 
 #[test]

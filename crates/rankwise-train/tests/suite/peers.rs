@@ -52,39 +52,8 @@ fn run_with<B: TrainingBackend>(
     if out.steps < 3 {
         return (out.losses, BTreeMap::new());
     }
-    let bytes = std::fs::read(out.model_dir.unwrap().join("model.safetensors")).unwrap();
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let params = tensors
-        .tensors()
-        .into_iter()
-        .map(|(k, v)| {
-            let values = v
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (k, values)
-        })
-        .collect();
+    let params = rankwise_tests::safetensors_f32(&out.model_dir.unwrap().join("model.safetensors"));
     (out.losses, params)
-}
-
-/// Every exported parameter of `a` and `b` within 1e-5 (key biases aside: their gradient is 0
-/// up to rounding, and AdamW turns rounding noise, here the order in which the peers'
-/// gradients are summed, into steps of either sign).
-fn assert_same_params(a: &BTreeMap<String, Vec<f32>>, b: &BTreeMap<String, Vec<f32>>, what: &str) {
-    assert_eq!(a.len(), b.len());
-    for ((name, x), (_, y)) in a.iter().zip(b) {
-        if name.ends_with("attention.self.key.bias") {
-            continue;
-        }
-        let diff = x
-            .iter()
-            .zip(y)
-            .map(|(u, v)| (u - v).abs())
-            .fold(0.0, f32::max);
-        assert!(diff <= 1e-5, "{what}: {name} differs by {diff}");
-    }
 }
 
 /// `peers` concurrent peers (on `devices`) against one device with GradCache chunks.
@@ -93,15 +62,7 @@ fn same_as_one_device<B: TrainingBackend>(devices: Vec<B::Device>, dropout: f64)
     let one = run::<B>(dir.path(), "one", &devices[..1], false, dropout);
     let many = run::<B>(dir.path(), "many", &devices, true, dropout);
     let what = format!("{} peers, dropout {dropout}", devices.len());
-    for (a, b) in one.0.iter().zip(&many.0) {
-        assert!(
-            (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-            "{what}: losses {:?} vs {:?}",
-            one.0,
-            many.0
-        );
-    }
-    assert_same_params(&one.1, &many.1, &what);
+    rankwise_tests::assert_same_run((&one.0, &one.1), (&many.0, &many.1), &what);
     // The runs trained: the loss moved over the 3 steps.
     assert!(
         one.0[0] != one.0[2],
@@ -153,14 +114,6 @@ fn a_run_of_two_peers_resumes_on_three_and_on_one_device() {
         };
         let rest = run_with::<B>(&root, "data", &devices, parallel, 0.1, resume);
         assert_eq!(rest.0.len(), 3, "{name}: the losses of all 3 steps");
-        for (a, b) in whole.0.iter().zip(&rest.0) {
-            assert!(
-                (a - b).abs() <= 1e-5 * a.abs().max(1.0),
-                "{name}: {:?} vs {:?}",
-                whole.0,
-                rest.0
-            );
-        }
-        assert_same_params(&whole.1, &rest.1, name);
+        rankwise_tests::assert_same_run((&whole.0, &whole.1), (&rest.0, &rest.1), name);
     }
 }
