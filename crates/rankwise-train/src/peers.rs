@@ -122,27 +122,23 @@ impl Peers {
         model: BiEncoderModel<B>,
         optim: &mut O,
         step: u64,
-        batches: &[TrainBatch],
+        batches: &Arc<Vec<TrainBatch>>,
         lr: f64,
     ) -> Result<(BiEncoderModel<B>, StepStats), TrainError>
     where
         B: crate::TrainingBackend,
         O: Optimizer<BiEncoderModel<B>, B>,
     {
-        let shared = Arc::new(batches.to_vec());
         for (k, tx) in self.work.iter().enumerate() {
             tx.send(Work {
                 step,
-                batches: shared.clone(),
+                batches: batches.clone(),
                 lr,
             })
             .map_err(|_| stopped(k + 1))?;
         }
-        let own = StepSettings {
-            devices: std::slice::from_ref(&settings.devices[0]),
-            ..settings.clone()
-        };
-        let mine = own.peer_step(&self.main, model, optim, step, batches, lr);
+        // This thread's peer runs on the first device, which `peer_step` takes.
+        let mine = settings.peer_step(&self.main, model, optim, step, batches, lr);
         let others = self.collect();
         let out = mine?;
         others?;
@@ -161,15 +157,41 @@ impl Peers {
         first
     }
 
-    /// Leaves the run: the other peers' threads end, and every peer leaves the collective.
-    pub(crate) fn finish<B: crate::TrainingBackend>(self) -> Result<(), TrainError> {
-        drop(self.work);
-        // Each thread leaves the collective as it ends; this one leaves for peer 0.
-        self.main.finish::<B::InnerBackend>()
+    /// Leaves the run: the other peers' threads leave the collective and end, then this one
+    /// leaves for peer 0; the first error any peer met.
+    pub(crate) fn finish<B: crate::TrainingBackend>(mut self) -> Result<(), TrainError> {
+        let others = self.stop_threads();
+        let mine = self.main.finish::<B::InnerBackend>();
+        others.and(mine)
+    }
+
+    /// Ends the other peers' threads and waits until each has ended (after leaving the
+    /// collective), returning the first error any reported.
+    fn stop_threads(&mut self) -> Result<(), TrainError> {
+        self.work.clear();
+        let mut first = Ok(());
+        for rx in self.done.drain(..) {
+            // Answers until the thread ends and its sender with it.
+            while let Ok(answer) = rx.recv() {
+                if first.is_ok() {
+                    first = answer;
+                }
+            }
+        }
+        first
     }
 }
 
-/// A peer thread's loop: one step per [`Work`], its outcome sent back, until the driver stops.
+impl Drop for Peers {
+    /// The session is released only once every peer thread has ended: a thread still leaving the
+    /// collective must not meet the next run's reset.
+    fn drop(&mut self) {
+        let _ = self.stop_threads();
+    }
+}
+
+/// A peer thread's loop: one step per [`Work`], its outcome sent back, until the driver stops;
+/// then it leaves the collective and sends how that went.
 fn serve<B, O>(
     settings: &StepSettings<'_, B>,
     peer: &Peer,
@@ -193,9 +215,7 @@ fn serve<B, O>(
             return;
         }
     }
-    if let Err(e) = peer.finish::<B::InnerBackend>() {
-        tracing::warn!("peer {} leaving the run: {e}", peer.rank);
-    }
+    let _ = done.send(peer.finish::<B::InnerBackend>());
 }
 
 /// Checks that every peer of the run starts at the same step and that the run has the peer

@@ -451,14 +451,18 @@ pub fn train<B: crate::TrainingBackend>(
                 order_epoch = epoch;
             }
             let in_epoch = state.step % steps_per_epoch;
-            let micro_batches = epoch_plan
-                .step_items(in_epoch)
-                .into_iter()
-                .map(|r| {
-                    let items: Vec<_> = order[r].iter().map(|&i| dataset.item(i, epoch)).collect();
-                    batcher.tokenize(&items)
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            // Shared with the other peers' threads, when there are any.
+            let micro_batches = Arc::new(
+                epoch_plan
+                    .step_items(in_epoch)
+                    .into_iter()
+                    .map(|r| {
+                        let items: Vec<_> =
+                            order[r].iter().map(|&i| dataset.item(i, epoch)).collect();
+                        batcher.tokenize(&items)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
             let queries: usize = micro_batches.iter().map(TrainBatch::len).sum();
             let lr = schedule.lr(state.step);
             let stepped = match &peers {

@@ -199,7 +199,7 @@ pub struct DeviceArgs {
     pub node_address: Option<String>,
     /// Seconds a step may wait for the other devices or nodes before the run stops with an
     /// error (a stopped node ends the others' runs this long after).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = Cluster::local().timeout.as_secs())]
     pub peer_timeout: u64,
 }
 
@@ -212,7 +212,7 @@ impl Default for DeviceArgs {
             node_rank: 0,
             orchestrator: None,
             node_address: None,
-            peer_timeout: 600,
+            peer_timeout: Cluster::local().timeout.as_secs(),
         }
     }
 }
@@ -230,8 +230,8 @@ impl DeviceArgs {
         })
     }
 
-    /// Whether this node writes the run's files (node rank 0).
+    /// Whether this node writes the run's files: the trainer's rule ([`Cluster::writes`]).
     pub fn writes(&self) -> bool {
-        self.node_rank == 0
+        self.parallel().is_none_or(|c| c.writes())
     }
 }

@@ -20,8 +20,9 @@ use crate::backend;
 use crate::signals::{self, Interrupted};
 
 /// Trains with `config` on the devices (and nodes) `devices` names, of the selected backend;
-/// writes `train.log` beside the metrics (node rank 0). SIGINT/SIGTERM stop it after the current step with a checkpoint, and it
-/// returns [`Interrupted`] saying how to resume.
+/// writes `train.log` beside the metrics (on the node that writes the run's files).
+/// SIGINT/SIGTERM stop it after the current step with a checkpoint, and it returns
+/// [`Interrupted`] saying how to resume.
 pub fn train_config(
     config: &TrainConfig,
     devices: &DeviceArgs,
